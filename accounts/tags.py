@@ -1,0 +1,53 @@
+"""User tags: readable (`minsu#48213`), unique regardless of case by a database constraint."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from typing import TYPE_CHECKING
+
+from django.db import IntegrityError, transaction
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+TAG_BASE_MAX = 12
+TAG_DIGITS = 5
+MAX_ATTEMPTS = 20
+
+
+def tag_base(text: str) -> str:
+    """ASCII letters and digits of a name, lower-cased: easy to read aloud and to type."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    base = re.sub(r"[^a-z0-9]", "", ascii_text.lower())[:TAG_BASE_MAX]
+    return base or "user"
+
+
+def new_tag(base: str) -> str:
+    return f"{base}#{secrets.randbelow(10**TAG_DIGITS):0{TAG_DIGITS}d}"
+
+
+def save_with_new_tag(user: User, *args, **kwargs) -> None:
+    """Insert `user` with a fresh tag, trying another one if the database reports a collision.
+
+    Each try runs in a savepoint so that a collision inside a caller's transaction can be
+    retried; two concurrent creations with the same name both succeed with different tags.
+    """
+    from accounts.models import User
+
+    base = tag_base(user.name or user.username)
+    for _ in range(MAX_ATTEMPTS):
+        user.user_tag = new_tag(base)
+        try:
+            with transaction.atomic():
+                super(User, user).save(*args, **kwargs)
+            return
+        except IntegrityError as exc:
+            if "tag" not in str(exc).lower():
+                user.user_tag = ""
+                raise
+            user.pk = None
+            user._state.adding = True
+    user.user_tag = ""
+    raise IntegrityError("Could not find a free user tag.")

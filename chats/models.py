@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+MAX_MESSAGE_LENGTH = 4000
+MAX_CLIENT_ID_LENGTH = 64
+HISTORY_DEFAULT_LIMIT = 50
+HISTORY_MAX_LIMIT = 100
+CATCH_UP_LIMIT = 500
+
+
+class ChatRoom(models.Model):
+    DIRECT = "direct"
+    GROUP = "group"
+    KINDS = [(DIRECT, "direct"), (GROUP, "group")]
+
+    kind = models.CharField(max_length=6, choices=KINDS)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # "<smaller id>:<larger id>" for a direct room: the database keeps one room per pair.
+    direct_key = models.CharField(max_length=41, null=True, blank=True, unique=True, editable=False)
+    # Denormalised so the chat list orders and summarises rooms without a query per room.
+    last_message = models.ForeignKey("Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_activity_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind="group", direct_key__isnull=True)
+                | models.Q(kind="direct", direct_key__isnull=False),
+                name="chats_room_direct_key_iff_direct",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} room {self.pk}"
+
+
+class Participant(models.Model):
+    room = models.ForeignKey(ChatRoom, on_delete=models.CASCADE, related_name="participants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations")
+    # The id of the last message this user has read (0: none). Moves only forward.
+    last_read_id = models.BigIntegerField(default=0)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["room", "user"], name="chats_participant_unique")]
+        indexes = [models.Index(fields=["user", "room"], name="chats_participant_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.room_id}"
+
+
+class Message(models.Model):
+    room = models.ForeignKey(ChatRoom, on_delete=models.CASCADE, related_name="messages")
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    client_id = models.CharField(max_length=MAX_CLIENT_ID_LENGTH, null=True, blank=True)  # noqa: DJ001 (NULL: no clientId; unique when set)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sender", "client_id"],
+                condition=models.Q(client_id__isnull=False),
+                name="chats_message_client_id_unique",
+            )
+        ]
+        # History pages and unread counts walk a room's messages by id.
+        indexes = [models.Index(fields=["room", "id"], name="chats_message_room_id")]
+
+    def __str__(self) -> str:
+        return f"message {self.pk} in {self.room_id}"

@@ -1,0 +1,146 @@
+"""Reads about rooms and messages: the shapes the pages, the API and the socket all share."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from accounts.models import User
+from chats.models import CATCH_UP_LIMIT, HISTORY_DEFAULT_LIMIT, ChatRoom, Message, Participant
+from chatty.errors import NotFound, NotParticipant
+
+
+def millis(value) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    """SPEC §3 `<message>`; `message.sender` should be selected with it."""
+    sender = message.sender
+    return {
+        "id": str(message.pk),
+        "chatroomId": str(message.room_id),
+        "message": message.text,
+        "senderId": str(sender.pk),
+        "senderName": sender.display_name,
+        "senderImage": sender.picture,
+        "timestamp": millis(message.created_at),
+    }
+
+
+def room_title(*, kind: str, members: list[User], viewer_id: int) -> str:
+    others = [m.display_name for m in members if m.pk != viewer_id]
+    return ", ".join(others) if others else "(just you)"
+
+
+def participant_payload(user: User) -> dict[str, Any]:
+    return {"participantId": str(user.pk), "participantPicture": user.picture, "name": user.display_name}
+
+
+def _unread_subquery() -> Coalesce:
+    """Messages after a participant's read position sent by others (per Participant row)."""
+    counted = (
+        Message.objects.filter(room_id=OuterRef("room_id"), id__gt=OuterRef("last_read_id"))
+        .exclude(sender_id=OuterRef("user_id"))
+        .order_by()
+        .values("room_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def _members_by_room(room_ids: list[int]) -> dict[int, list[User]]:
+    members: dict[int, list[User]] = defaultdict(list)
+    for p in Participant.objects.filter(room_id__in=room_ids).select_related("user").order_by("id"):
+        members[p.room_id].append(p.user)
+    return members
+
+
+def _summary(room: ChatRoom, members: list[User], viewer_id: int, unread: int) -> dict[str, Any]:
+    last = room.last_message
+    return {
+        "id": str(room.pk),
+        "createdAt": millis(room.created_at),
+        "kind": room.kind,
+        "title": room_title(kind=room.kind, members=members, viewer_id=viewer_id),
+        "participants": [participant_payload(u) for u in members],
+        "lastMessage": message_payload(last) if last is not None else None,
+        "unreadMessagesCount": unread,
+    }
+
+
+def chat_list(*, user: User) -> list[dict[str, Any]]:
+    """Every room of the user, most recent activity first, in two queries whatever their number."""
+    parts = list(
+        Participant.objects.filter(user=user)
+        .select_related("room", "room__last_message", "room__last_message__sender")
+        .annotate(unread=_unread_subquery())
+        .order_by("-room__last_activity_at", "-room_id")
+    )
+    members = _members_by_room([p.room_id for p in parts])
+    return [_summary(p.room, members[p.room_id], user.pk, p.unread) for p in parts]
+
+
+def room_summary(*, room_id: int, user: User) -> dict[str, Any]:
+    part = (
+        Participant.objects.filter(room_id=room_id, user=user)
+        .select_related("room", "room__last_message", "room__last_message__sender")
+        .annotate(unread=_unread_subquery())
+        .get()
+    )
+    return _summary(part.room, _members_by_room([room_id])[room_id], user.pk, part.unread)
+
+
+def room_for_member(*, user_id: int, room_id: Any) -> ChatRoom:
+    """The room, if the user takes part in it; NotFound / NotParticipant otherwise."""
+    try:
+        room_id = int(room_id)
+    except (TypeError, ValueError):
+        raise NotFound("No such chat.") from None
+    room = ChatRoom.objects.filter(pk=room_id).first()
+    if room is None:
+        raise NotFound("No such chat.")
+    if not Participant.objects.filter(room=room, user_id=user_id).exists():
+        raise NotParticipant()
+    return room
+
+
+def room_members(*, room_id: int) -> list[User]:
+    return _members_by_room([room_id])[room_id]
+
+
+def history(
+    *, room_id: int, before: int | None = None, limit: int = HISTORY_DEFAULT_LIMIT
+) -> tuple[list[Message], bool]:
+    """A page of messages, oldest to newest: the newest page, or the one before `before`."""
+    qs = Message.objects.filter(room_id=room_id)
+    if before is not None:
+        qs = qs.filter(id__lt=before)
+    page = list(qs.select_related("sender").order_by("-id")[: limit + 1])
+    has_more = len(page) > limit
+    page = page[:limit]
+    page.reverse()
+    return page, has_more
+
+
+def messages_after(*, room_id: int, after_id: int, limit: int = CATCH_UP_LIMIT) -> tuple[list[Message], bool]:
+    """What was stored after `after_id`, in id order; True as second item when more than `limit`."""
+    page = list(
+        Message.objects.filter(room_id=room_id, id__gt=after_id).select_related("sender").order_by("id")[: limit + 1]
+    )
+    return page[:limit], len(page) > limit
+
+
+def unread_counts(*, room_id: int) -> dict[int, int]:
+    """{participant id: unread count} for one room, in one query."""
+    return dict(
+        Participant.objects.filter(room_id=room_id).annotate(unread=_unread_subquery()).values_list("user_id", "unread")
+    )
+
+
+def room_ids_of(*, user_id: int) -> list[int]:
+    return list(Participant.objects.filter(user_id=user_id).values_list("room_id", flat=True))

@@ -1,0 +1,175 @@
+"""Writes about rooms and messages, and the events they cause (published after commit)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import User
+from chats.models import MAX_CLIENT_ID_LENGTH, MAX_MESSAGE_LENGTH, ChatRoom, Message, Participant
+from chats.selectors import message_payload, room_for_member, room_summary, unread_counts
+from chatty.errors import Invalid, TooLong
+from chatty.realtime import members_group, publish_on_commit, room_group, user_group
+from friends.models import Friendship
+from presence.selectors import room_viewer_ids
+
+
+def _parse_ids(raw: Any) -> list[int]:
+    if not isinstance(raw, list) or not raw:
+        raise Invalid("friendIds must be a non-empty list of ids.")
+    ids = []
+    for item in raw:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise Invalid("friendIds must hold ids.")
+        try:
+            ids.append(int(item))
+        except ValueError:
+            raise Invalid("friendIds must hold ids.") from None
+    return list(dict.fromkeys(ids))
+
+
+def _announce_room(room: ChatRoom, creator: User, members: Iterable[User]) -> None:
+    for member in members:
+        if member.pk == creator.pk:
+            continue
+        summary = room_summary(room_id=room.pk, user=member)
+        publish_on_commit(user_group(member.pk), {"type": "chat.added", "chatroom": summary})
+
+
+def room_create(*, creator: User, friend_ids: Any) -> tuple[ChatRoom, bool]:
+    """One friend: the direct room (new or existing). Several: a new group. All must be friends."""
+    ids = _parse_ids(friend_ids)
+    if creator.pk in ids:
+        raise Invalid("friendIds must not include yourself.")
+    friends = list(
+        User.objects.filter(
+            pk__in=Friendship.objects.filter(user=creator, friend_id__in=ids).values("friend_id"),
+            is_active=True,
+        )
+    )
+    if len(friends) != len(ids):
+        raise Invalid("Every id in friendIds must be one of your friends.")
+    if len(friends) == 1:
+        return room_create_direct(creator=creator, friend=friends[0])
+    return room_create_group(creator=creator, friends=friends), True
+
+
+def room_create_direct(*, creator: User, friend: User) -> tuple[ChatRoom, bool]:
+    """The one direct room of a pair; two concurrent calls get the same room."""
+    low, high = sorted((creator.pk, friend.pk))
+    key = f"{low}:{high}"
+    existing = ChatRoom.objects.filter(direct_key=key).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            room = ChatRoom.objects.create(kind=ChatRoom.DIRECT, direct_key=key, created_by=creator)
+            Participant.objects.bulk_create([Participant(room=room, user=creator), Participant(room=room, user=friend)])
+            _announce_room(room, creator, [friend])
+    except IntegrityError:
+        # Someone created it between our look and our insert: the database kept one.
+        return ChatRoom.objects.get(direct_key=key), False
+    return room, True
+
+
+def room_create_group(*, creator: User, friends: list[User]) -> ChatRoom:
+    with transaction.atomic():
+        room = ChatRoom.objects.create(kind=ChatRoom.GROUP, created_by=creator)
+        Participant.objects.bulk_create(
+            [Participant(room=room, user=creator)] + [Participant(room=room, user=f) for f in friends]
+        )
+        _announce_room(room, creator, friends)
+    return room
+
+
+def clean_text(text: Any) -> str:
+    if not isinstance(text, str):
+        raise Invalid("message must be a string.")
+    trimmed = text.strip()
+    if not trimmed:
+        raise Invalid("The message is empty.")
+    if len(trimmed) > MAX_MESSAGE_LENGTH:
+        raise TooLong(f"A message holds at most {MAX_MESSAGE_LENGTH} characters.")
+    return text
+
+
+def clean_client_id(client_id: Any) -> str | None:
+    if client_id is None:
+        return None
+    if not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID_LENGTH:
+        raise Invalid(f"clientId must be a string of 1 to {MAX_CLIENT_ID_LENGTH} characters.")
+    return client_id
+
+
+def message_send(*, sender: User, room_id: int, text: Any, client_id: Any = None) -> tuple[Message, bool]:
+    """Store a message, then tell the room. Returns (message, created).
+
+    A `client_id` the sender used before returns the first message and stores nothing.
+    After commit: `chat.message` to the room's live stream, `chat.last_message` (with every
+    participant's own unread count) to the members of the room.
+    """
+    text = clean_text(text)
+    client_id = clean_client_id(client_id)
+    if client_id is not None:
+        earlier = Message.objects.filter(sender=sender, client_id=client_id).select_related("sender").first()
+        if earlier is not None:
+            return earlier, False
+    room_for_member(user_id=sender.pk, room_id=room_id)
+    viewers = room_viewer_ids(room_id)
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(room_id=room_id, sender=sender, text=text, client_id=client_id)
+            ChatRoom.objects.filter(pk=room_id).update(last_message=message, last_activity_at=message.created_at)
+            # Whoever has the room open has read this message; so has its sender.
+            Participant.objects.filter(
+                room_id=room_id, user_id__in={sender.pk, *viewers}, last_read_id__lt=message.pk
+            ).update(last_read_id=message.pk)
+            counts = unread_counts(room_id=room_id)
+            message.sender = sender
+            payload = message_payload(message)
+            publish_on_commit(room_group(room_id), {"type": "chat.message", "message": payload})
+            publish_on_commit(
+                members_group(room_id),
+                {"type": "chat.last_message", "message": payload, "unread": {str(k): v for k, v in counts.items()}},
+            )
+    except IntegrityError:
+        if client_id is None:
+            raise
+        # The same clientId raced in from another connection; the first one won.
+        return Message.objects.select_related("sender").get(sender=sender, client_id=client_id), False
+    return message, True
+
+
+def read_mark(*, user: User, room_id: int, message_id: Any = None) -> int:
+    """Move the user's read position forward to `message_id` (default: the newest message)."""
+    room = room_for_member(user_id=user.pk, room_id=room_id)
+    latest = room.last_message_id or 0
+    if message_id is None:
+        target = latest
+    else:
+        if isinstance(message_id, bool):
+            raise Invalid("messageId must be an id.")
+        try:
+            target = int(message_id)
+        except (TypeError, ValueError):
+            raise Invalid("messageId must be an id.") from None
+        target = min(target, latest)
+    Participant.objects.filter(room_id=room.pk, user=user, last_read_id__lt=target).update(last_read_id=target)
+    return target
+
+
+def message_delete(*, message: Message) -> None:
+    """Moderation: remove a message; live clients take it off their screens."""
+    room_id, message_id = message.room_id, message.pk
+    with transaction.atomic():
+        message.delete()
+        room = ChatRoom.objects.filter(pk=room_id).first()
+        if room is not None and room.last_message_id is None:
+            newest = Message.objects.filter(room_id=room_id).order_by("-id").first()
+            ChatRoom.objects.filter(pk=room_id).update(last_message=newest)
+        publish_on_commit(
+            members_group(room_id),
+            {"type": "chat.message_deleted", "room_id": room_id, "message_id": message_id},
+        )

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from chats import api
+
+urlpatterns = [
+    path("chat-list", api.chat_list, name="api-chat-list"),
+    path("create-chat", api.create_chat, name="api-create-chat"),
+    path("chat-info", api.chat_info, name="api-chat-info"),
+]

@@ -1,0 +1,84 @@
+"""The one way anything tells live sockets about a change: publish after commit.
+
+Services call `publish_on_commit(group, event)`; when the surrounding transaction commits
+(at once when there is none) the event goes to the channel layer group. Events are small
+dicts with a namespaced `type` (`chat.message`, `presence.changed`); groups are named from
+ids (`room.<id>`, `user.<id>`). A dropped layer event never loses a stored message: clients
+catch up by `afterId`.
+
+Tests capture what is published with `capture_events()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+_captures: list[list[tuple[str, dict[str, Any]]]] = []
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def room_group(room_id: int) -> str:
+    return f"room.{room_id}"
+
+
+def members_group(room_id: int) -> str:
+    """Every connection of every participant of a room (for `lastMessage`)."""
+    return f"members.{room_id}"
+
+
+def session_group(session_key: str) -> str:
+    digest = hashlib.sha256(session_key.encode()).hexdigest()[:32]
+    return f"session.{digest}"
+
+
+def send_now(group: str, event: dict[str, Any]) -> None:
+    for capture in _captures:
+        capture.append((group, event))
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, event)
+    except Exception:
+        # The row is stored; live clients catch up when they reconnect.
+        logger.exception("Could not publish %s to %s", event.get("type"), group)
+
+
+async def asend_now(group: str, event: dict[str, Any]) -> None:
+    for capture in _captures:
+        capture.append((group, event))
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        await layer.group_send(group, event)
+    except Exception:
+        logger.exception("Could not publish %s to %s", event.get("type"), group)
+
+
+def publish_on_commit(group: str, event: dict[str, Any]) -> None:
+    transaction.on_commit(lambda: send_now(group, event), robust=True)
+
+
+@contextlib.contextmanager
+def capture_events() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Record every event published inside the block as (group, event) pairs."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    _captures.append(events)
+    try:
+        yield events
+    finally:
+        _captures.remove(events)

@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from accounts import api as accounts_api
+from accounts import views as accounts_views
+from chatty.api import api_not_found
+from friends import api as friends_api
+
+api_patterns = [
+    path("auth/check-auth", accounts_api.check_auth, name="api-check-auth"),
+    path("auth/logout", accounts_api.logout_view, name="api-logout"),
+    path("auth/token", accounts_api.token, name="api-token"),
+    path("user", accounts_api.me, name="api-user"),
+    re_path(r"^auth/(?P<provider>google|github)$", accounts_api.provider_redirect, name="api-auth-provider"),
+    path("friend", friends_api.friend_list, name="api-friends"),
+    path("friend/add-friend", friends_api.add_friend, name="api-add-friend"),
+    path("friend/delete-friend", friends_api.delete_friend, name="api-delete-friend"),
+    path("chat/", include("chats.urls_api")),
+    re_path(r"^.*$", api_not_found),
+]
+
+urlpatterns = [
+    path("", accounts_views.landing, name="landing"),
+    path("login", accounts_views.login_page, name="login"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("api/", include(api_patterns)),
+    path("", include("chats.urls")),
+]
+
+handler404 = "chatty.views.not_found"
+handler500 = "chatty.views.server_error"

@@ -1,0 +1,36 @@
+"""JSON endpoints of /api/friend (SPEC §3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from chatty.api import api_view, parse_id
+from chatty.errors import Invalid
+from friends.selectors import friend_payload, friends_of
+from friends.services import friendship_create, friendship_delete
+from presence.selectors import statuses
+
+
+@api_view("GET")
+def friend_list(request: HttpRequest, user: Any, body: dict) -> tuple[int, dict]:
+    friends = friends_of(user=user)
+    status = statuses(friends)
+    return 200, {"friends": [friend_payload(f, status[f.pk]) for f in friends]}
+
+
+@api_view("POST")
+def add_friend(request: HttpRequest, user: Any, body: dict) -> tuple[int, dict]:
+    tag = body.get("friendUserTag")
+    if not isinstance(tag, str):
+        raise Invalid("friendUserTag must be a string.")
+    friend = friendship_create(user=user, friend_tag=tag)
+    return 201, {"friendUserTag": friend.user_tag, "friendName": friend.display_name, "friendId": str(friend.pk)}
+
+
+@api_view("POST")
+def delete_friend(request: HttpRequest, user: Any, body: dict) -> tuple[int, dict]:
+    friend_id = parse_id(body.get("friendId"), "friendId")
+    friendship_delete(user=user, friend_id=friend_id)
+    return 200, {"friendId": str(friend_id)}

@@ -1,0 +1,35 @@
+"""Reads about friendships."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accounts.models import User
+from friends.models import Friendship
+
+
+def friend_ids(*, user_id: int) -> list[int]:
+    return list(Friendship.objects.filter(user_id=user_id).values_list("friend_id", flat=True))
+
+
+def are_friends(*, user_id: int, other_id: int) -> bool:
+    return Friendship.objects.filter(user_id=user_id, friend_id=other_id).exists()
+
+
+def friends_of(*, user: User) -> list[User]:
+    return list(
+        User.objects.filter(pk__in=Friendship.objects.filter(user=user).values("friend_id")).order_by(
+            "name", "username"
+        )
+    )
+
+
+def friend_payload(friend: User, status: str) -> dict[str, Any]:
+    """SPEC §3 friend entry (also the `friend` of `addedAsFriend`)."""
+    return {
+        "userId": str(friend.pk),
+        "name": friend.display_name,
+        "image": friend.picture,
+        "userTag": friend.user_tag,
+        "status": status,
+    }

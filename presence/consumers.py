@@ -1,0 +1,383 @@
+"""The one websocket endpoint, /ws/ (SPEC §4).
+
+Thin by design: `receive` validates a frame and calls a service; the handlers of layer
+events only render and send. Identity is `scope["user"]` (session or bearer token), never a
+field of a frame.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from accounts.models import User
+from accounts.services import user_set_status
+from chats import selectors as chat_selectors
+from chats import services as chat_services
+from chats.models import CATCH_UP_LIMIT
+from chatty.errors import ChattyError, Invalid, RateLimited
+from chatty.realtime import members_group, room_group, session_group, user_group
+from friends.selectors import friend_ids
+from presence import services as presence
+from presence.runtime import registry
+from presence.selectors import astatuses
+from presence.store import get_store
+
+logger = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 64 * 1024
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FLOODING = 4429
+RATE_WINDOW = 10.0
+RATE_LIMITS = {"sendMessage": 50, "typing": 20}  # per user per window, across processes
+FLOOD_STRIKES = 20  # rate_limited answers in a row before the socket is closed
+
+
+def dumps(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def _room_id(frame: dict[str, Any], field: str = "chatroomId") -> int:
+    raw = frame.get(field)
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise Invalid(f"{field} must be an id.")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid(f"{field} must be an id.") from None
+    if not 0 < value < 2**63:
+        raise Invalid(f"{field} must be an id.")
+    return value
+
+
+def _optional_id(frame: dict[str, Any], field: str) -> int | None:
+    if frame.get(field) is None:
+        return None
+    raw = frame[field]
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise Invalid(f"{field} must be an id.")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid(f"{field} must be an id.") from None
+    if not 0 <= value < 2**63:
+        raise Invalid(f"{field} must be an id.")
+    return value
+
+
+@database_sync_to_async
+def _load_start(user_id: int) -> tuple[User | None, list[int], list[int]]:
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return None, [], []
+    return user, friend_ids(user_id=user_id), chat_selectors.room_ids_of(user_id=user_id)
+
+
+@database_sync_to_async
+def _online_friends(user_id: int) -> list[User]:
+    return list(User.objects.filter(pk__in=friend_ids(user_id=user_id)))
+
+
+@database_sync_to_async
+def _join(user: User, room_id: int, after_id: int | None):
+    room = chat_selectors.room_for_member(user_id=user.pk, room_id=room_id)
+    replay, overflow = [], False
+    if after_id is not None:
+        replay, overflow = chat_selectors.messages_after(room_id=room.pk, after_id=after_id, limit=CATCH_UP_LIMIT)
+    latest = chat_services.read_mark(user=user, room_id=room.pk)
+    return [chat_selectors.message_payload(m) for m in replay], overflow, latest
+
+
+_send = database_sync_to_async(chat_services.message_send)
+_mark_read = database_sync_to_async(chat_services.read_mark)
+_set_status = database_sync_to_async(user_set_status)
+_friends_of = database_sync_to_async(presence.friends_of_sync)
+_is_member = database_sync_to_async(chat_selectors.room_for_member)
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    user: User | None = None
+
+    async def connect(self) -> None:
+        scope_user = self.scope.get("user")
+        user = None
+        if scope_user is not None and scope_user.is_authenticated:
+            user, self.friend_ids, room_ids = await _load_start(scope_user.pk)
+        if user is None:
+            # Accept, then close: clients tell "not signed in" from a network failure.
+            await self.accept()
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.user = user
+        self.rooms: dict[int, int] = {}  # joined room id -> last message id sent on this socket
+        self.strikes = 0
+        self.closing = False
+        groups = [user_group(user.pk), *(members_group(r) for r in room_ids)]
+        session = self.scope.get("session")
+        if session is not None and session.session_key:
+            groups.append(session_group(session.session_key))
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.groups = groups
+        await self.accept()
+        registry.add(self.channel_name, user.pk)
+        await presence.connection_opened(user=user, conn_id=self.channel_name, friends=self.friend_ids)
+        await self._send_presence_snapshot()
+
+    async def disconnect(self, code: int) -> None:
+        if self.user is None:
+            return
+        registry.discard(self.channel_name)
+        store = get_store()
+        for room_id in list(self.rooms):
+            try:
+                await store.leave_room(room_id, self.user.pk, self.channel_name)
+                await _mark_read(user=self.user, room_id=room_id)
+            except Exception:
+                logger.warning("could not leave room %s on disconnect", room_id, exc_info=True)
+        try:
+            await presence.connection_closed(
+                user_id=self.user.pk, conn_id=self.channel_name, at_once=self.closing, friends_of=_friends_of
+            )
+        except Exception:
+            # The record expires by itself; the sweep then tells the friends.
+            logger.warning("could not release presence on disconnect", exc_info=True)
+
+    # --- frames from the client ------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.user is None:
+            return
+        raw = text_data if text_data is not None else bytes_data
+        if raw is None:
+            return
+        if len(raw) * (4 if text_data is not None else 1) > MAX_FRAME_BYTES:
+            size = len(raw.encode("utf-8", "surrogatepass")) if text_data is not None else len(raw)
+            if size > MAX_FRAME_BYTES:
+                await self._error("too_long", "Frames are limited to 64 KiB.", None)
+                return
+        try:
+            frame = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            await self._error("bad_json", "The frame is not valid JSON.", None)
+            return
+        if not isinstance(frame, dict):
+            await self._error("invalid", "A frame must be a JSON object with a type.", None)
+            return
+        kind = frame.get("type")
+        handler = self.FRAME_HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            ref = kind if isinstance(kind, str) else None
+            await self._error("unknown_type", "Unknown frame type.", ref)
+            return
+        client_id = frame.get("clientId") if kind == "sendMessage" else None
+        try:
+            await handler(self, frame)
+            self.strikes = 0
+        except RateLimited as exc:
+            self.strikes += 1
+            await self._error(exc.code, exc.detail, kind, client_id)
+            if self.strikes >= FLOOD_STRIKES:
+                await self.close(code=CLOSE_FLOODING)
+        except ChattyError as exc:
+            await self._error(exc.code, exc.detail, kind, client_id)
+        except Exception:
+            logger.exception("frame %s failed", kind)
+            await self._error("invalid", "The frame could not be handled; try again.", kind, client_id)
+
+    async def _error(self, code: str, detail: str, ref: str | None, client_id: Any = None) -> None:
+        frame: dict[str, Any] = {"type": "error", "error": code, "detail": detail, "ref": ref}
+        if isinstance(client_id, str | int) and not isinstance(client_id, bool):
+            frame["clientId"] = client_id
+        await self.send(text_data=dumps(frame))
+
+    async def _limit(self, kind: str) -> None:
+        if not await get_store().hit(f"{kind}:{self.user.pk}", RATE_LIMITS[kind], RATE_WINDOW):
+            raise RateLimited()
+
+    async def _send_presence_snapshot(self) -> None:
+        friends = await _online_friends(self.user.pk)
+        status = await astatuses(friends)
+        await self.send(text_data=dumps({"type": "retrieveCurrentUser", "status": self.user.chosen_status}))
+        online = {str(uid): {"status": s} for uid, s in status.items() if s != "offline"}
+        await self.send(text_data=dumps({"type": "retrieveOnlineFriends", "friends": online}))
+
+    async def frame_user_online(self, frame: dict) -> None:
+        await presence.connection_opened(user=self.user, conn_id=self.channel_name, friends=self.friend_ids)
+        await self._send_presence_snapshot()
+
+    async def frame_change_status(self, frame: dict) -> None:
+        status = frame.get("status")
+        if not isinstance(status, str):
+            raise Invalid("status must be 'online' or 'away'.")
+        self.user = await _set_status(user=self.user, status=status)
+        await presence.announce_self(user_id=self.user.pk, status=status)
+        await presence.announce(user_id=self.user.pk, status=status, friends=await _friends_of(self.user.pk))
+
+    async def frame_connect_to_room(self, frame: dict) -> None:
+        room_id = _room_id(frame)
+        after_id = _optional_id(frame, "afterId")
+        # Subscribe first, then read: live events queue up behind this handler and any the
+        # replay already covered are skipped by id, so nothing is missed or doubled.
+        group = room_group(room_id)
+        await self.channel_layer.group_add(group, self.channel_name)
+        try:
+            replay, overflow, latest = await _join(self.user, room_id, after_id)
+        except ChattyError:
+            if room_id not in self.rooms:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            raise
+        if group not in self.groups:
+            self.groups.append(group)
+        last_sent = max(self.rooms.get(room_id, 0), latest)
+        self.rooms[room_id] = last_sent
+        registry.joined(self.channel_name, room_id)
+        await get_store().join_room(room_id, self.user.pk, self.channel_name)
+        if overflow:
+            await self.send(text_data=dumps({"type": "resync", "chatroomId": str(room_id)}))
+        else:
+            for message in replay:
+                await self.send(text_data=dumps({"type": "message", "chatroomId": str(room_id), "message": message}))
+        await self.send(text_data=dumps({"type": "joinedChatroom", "chatroomId": str(room_id)}))
+
+    async def frame_leave_chatroom(self, frame: dict) -> None:
+        room_id = _room_id(frame)
+        if room_id not in self.rooms:
+            await _is_member(user_id=self.user.pk, room_id=room_id)
+            return
+        await _mark_read(user=self.user, room_id=room_id)
+        del self.rooms[room_id]
+        registry.left(self.channel_name, room_id)
+        await get_store().leave_room(room_id, self.user.pk, self.channel_name)
+        group = room_group(room_id)
+        if group in self.groups:
+            self.groups.remove(group)
+        await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def frame_send_message(self, frame: dict) -> None:
+        await self._limit("sendMessage")
+        room_id = _room_id(frame)
+        message, _created = await _send(
+            sender=self.user, room_id=room_id, text=frame.get("message"), client_id=frame.get("clientId")
+        )
+        await self.send(
+            text_data=dumps(
+                {
+                    "type": "ack",
+                    "clientId": message.client_id,
+                    "messageId": str(message.pk),
+                    "timestamp": chat_selectors.millis(message.created_at),
+                }
+            )
+        )
+
+    async def frame_mark_read(self, frame: dict) -> None:
+        room_id = _room_id(frame)
+        message_id = _optional_id(frame, "messageId")
+        if message_id is None:
+            raise Invalid("messageId must be an id.")
+        await _mark_read(user=self.user, room_id=room_id, message_id=message_id)
+
+    async def frame_typing(self, frame: dict) -> None:
+        await self._limit("typing")
+        room_id = _room_id(frame)
+        if room_id not in self.rooms:
+            await _is_member(user_id=self.user.pk, room_id=room_id)
+        await self.channel_layer.group_send(
+            room_group(room_id), {"type": "chat.typing", "room_id": room_id, "user_id": self.user.pk}
+        )
+
+    async def frame_logout(self, frame: dict) -> None:
+        self.closing = True
+        await self.close(code=1000)
+
+    FRAME_HANDLERS = {
+        "userOnline": frame_user_online,
+        "changeStatus": frame_change_status,
+        "connectToRoom": frame_connect_to_room,
+        "leaveChatroom": frame_leave_chatroom,
+        "sendMessage": frame_send_message,
+        "markRead": frame_mark_read,
+        "typing": frame_typing,
+        "logout": frame_logout,
+    }
+
+    # --- events from the channel layer: render and send --------------------------------
+
+    async def chat_message(self, event: dict) -> None:
+        message = event["message"]
+        room_id = int(message["chatroomId"])
+        message_id = int(message["id"])
+        if room_id not in self.rooms or message_id <= self.rooms[room_id]:
+            return
+        self.rooms[room_id] = message_id
+        await self.send(text_data=dumps({"type": "message", "chatroomId": str(room_id), "message": message}))
+
+    async def chat_last_message(self, event: dict) -> None:
+        message = event["message"]
+        unread = event["unread"].get(str(self.user.pk), 0)
+        await self.send(
+            text_data=dumps(
+                {
+                    "type": "lastMessage",
+                    "chatroomId": message["chatroomId"],
+                    "message": message,
+                    "unreadMessagesCount": unread,
+                }
+            )
+        )
+
+    async def chat_typing(self, event: dict) -> None:
+        if event["user_id"] == self.user.pk or event["room_id"] not in self.rooms:
+            return
+        await self.send(
+            text_data=dumps({"type": "typing", "chatroomId": str(event["room_id"]), "userId": str(event["user_id"])})
+        )
+
+    async def chat_added(self, event: dict) -> None:
+        room = event["chatroom"]
+        group = members_group(int(room["id"]))
+        if group not in self.groups:
+            self.groups.append(group)
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.send(text_data=dumps({"type": "addedInChatroom", "chatroom": room}))
+
+    async def chat_message_deleted(self, event: dict) -> None:
+        await self.send(
+            text_data=dumps(
+                {"type": "messageDeleted", "chatroomId": str(event["room_id"]), "messageId": str(event["message_id"])}
+            )
+        )
+
+    async def friend_added(self, event: dict) -> None:
+        friend = event["friend"]
+        friend_id = int(friend["userId"])
+        if friend_id not in self.friend_ids:
+            self.friend_ids.append(friend_id)
+        await self.send(text_data=dumps({"type": "addedAsFriend", "friend": friend}))
+
+    async def friend_removed(self, event: dict) -> None:
+        if event["user_id"] in self.friend_ids:
+            self.friend_ids.remove(event["user_id"])
+        await self.send(text_data=dumps({"type": "removedAsFriend", "userId": str(event["user_id"])}))
+
+    async def presence_changed(self, event: dict) -> None:
+        await self.send(
+            text_data=dumps({"type": "getOnlineFriend", "userId": str(event["user_id"]), "status": event["status"]})
+        )
+
+    async def presence_self(self, event: dict) -> None:
+        self.user.chosen_status = event["status"]
+        await self.send(text_data=dumps({"type": "retrieveCurrentUser", "status": event["status"]}))
+
+    async def session_ended(self, event: dict) -> None:
+        self.closing = True
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def user_deactivated(self, event: dict) -> None:
+        self.closing = True
+        await self.close(code=CLOSE_UNAUTHENTICATED)

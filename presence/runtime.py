@@ -1,0 +1,70 @@
+"""This process's share of presence: its live connections, their heartbeat, the sweep.
+
+One background task per process (not one per connection) refreshes every local connection
+record in one pipelined call and sweeps expired records, telling friends of whoever went
+offline — including users whose connections lived on a process that died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from channels.db import database_sync_to_async
+
+from presence import services
+from presence.store import HEARTBEAT_INTERVAL, get_store
+
+logger = logging.getLogger(__name__)
+
+SWEEP_EVERY = 2.0
+
+_friends_of = database_sync_to_async(services.friends_of_sync)
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.conns: dict[str, tuple[int, set[int]]] = {}
+        self._task: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def add(self, conn_id: str, user_id: int) -> None:
+        self.conns[conn_id] = (user_id, set())
+        self._ensure_task()
+
+    def discard(self, conn_id: str) -> None:
+        self.conns.pop(conn_id, None)
+
+    def joined(self, conn_id: str, room_id: int) -> None:
+        if conn_id in self.conns:
+            self.conns[conn_id][1].add(room_id)
+
+    def left(self, conn_id: str, room_id: int) -> None:
+        if conn_id in self.conns:
+            self.conns[conn_id][1].discard(room_id)
+
+    def _ensure_task(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._loop is not loop:
+            self._loop = loop
+            self._task = loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        last_beat = time.monotonic()
+        while True:
+            await asyncio.sleep(SWEEP_EVERY)
+            try:
+                if time.monotonic() - last_beat >= HEARTBEAT_INTERVAL:
+                    last_beat = time.monotonic()
+                    snapshot = {c: (u, frozenset(rooms)) for c, (u, rooms) in self.conns.items()}
+                    await get_store().refresh(snapshot)
+                await services.sweep(friends_of=_friends_of)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Redis away for a moment: try again on the next tick.
+                logger.warning("presence heartbeat failed", exc_info=True)
+
+
+registry = Registry()

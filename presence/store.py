@@ -1,0 +1,357 @@
+"""The presence store: who is connected, and rate-limit counters.
+
+One interface, two implementations: Redis when `REDIS_URL` is set (shared by every
+process), in-process otherwise (the embedded default). Each live websocket is a
+*connection record* with an expiry that heartbeats push forward, so many tabs count as one
+user, a reload does not flap, and a connection whose process died stops counting once its
+record expires and a sweep notices.
+
+Every method is async; sync code (views, commands) goes through `asgiref.async_to_sync`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import weakref
+from collections import defaultdict
+from typing import Protocol
+
+from django.conf import settings
+
+CONNECTION_TTL = 45.0  # seconds a connection counts without a heartbeat
+HEARTBEAT_INTERVAL = 15.0
+SWEEP_INTERVAL = 10.0
+
+
+class PresenceStore(Protocol):
+    async def add_connection(self, user_id: int, conn_id: str) -> bool:
+        """Record a live connection; True when the user had no other one (came online)."""
+
+    async def remove_connection(self, user_id: int, conn_id: str) -> bool:
+        """Forget a connection; True when it was the user's last one (went offline)."""
+
+    async def expire_connection(self, user_id: int, conn_id: str, after: float) -> None:
+        """Let a closed connection count for `after` more seconds (then a sweep drops it)."""
+
+    async def refresh(self, conns: dict[str, tuple[int, frozenset[int]]]) -> None:
+        """Push forward the expiry of these connections ({conn_id: (user_id, joined room ids)})."""
+
+    async def join_room(self, room_id: int, user_id: int, conn_id: str) -> None:
+        """Note that this connection has the room open (its user reads as messages arrive)."""
+
+    async def leave_room(self, room_id: int, user_id: int, conn_id: str) -> None:
+        """Forget that this connection has the room open."""
+
+    async def room_viewers(self, room_id: int) -> set[int]:
+        """The users with at least one live connection that has the room open."""
+
+    async def online(self, user_ids: list[int]) -> set[int]:
+        """Which of these users have at least one live connection."""
+
+    async def connection_counts(self) -> dict[int, int]:
+        """Every connected user with the number of live connections."""
+
+    async def sweep(self) -> list[int]:
+        """Drop expired connections; the users that thereby went offline (each reported once)."""
+
+    async def hit(self, key: str, limit: int, window: float) -> bool:
+        """Count one event for `key`; False once more than `limit` fell in this window."""
+
+    async def clear(self) -> None:
+        """Forget everything (tests and operators)."""
+
+
+class InProcessStore:
+    """The embedded default: state in this process, guarded by a lock (views run in threads)."""
+
+    def __init__(self, ttl: float = CONNECTION_TTL) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._conns: dict[int, dict[str, float]] = defaultdict(dict)
+        self._hits: dict[str, tuple[float, int]] = {}
+        self._viewers: dict[int, dict[tuple[int, str], float]] = defaultdict(dict)
+
+    def _alive(self, user_id: int, now: float) -> dict[str, float]:
+        conns = self._conns.get(user_id, {})
+        return {c: exp for c, exp in conns.items() if exp > now}
+
+    async def add_connection(self, user_id: int, conn_id: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            was_online = bool(self._alive(user_id, now))
+            self._conns[user_id][conn_id] = now + self.ttl
+            return not was_online
+
+    async def remove_connection(self, user_id: int, conn_id: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            conns = self._conns.get(user_id)
+            if not conns or conns.pop(conn_id, None) is None:
+                return False
+            if self._alive(user_id, now):
+                return False
+            self._conns.pop(user_id, None)
+            return True
+
+    async def expire_connection(self, user_id: int, conn_id: str, after: float) -> None:
+        with self._lock:
+            conns = self._conns.get(user_id)
+            if conns is not None and conn_id in conns:
+                conns[conn_id] = time.monotonic() + after
+
+    async def refresh(self, conns: dict[str, tuple[int, frozenset[int]]]) -> None:
+        expires = time.monotonic() + self.ttl
+        with self._lock:
+            for conn_id, (user_id, room_ids) in conns.items():
+                self._conns[user_id][conn_id] = expires
+                for room_id in room_ids:
+                    self._viewers[room_id][(user_id, conn_id)] = expires
+
+    async def join_room(self, room_id: int, user_id: int, conn_id: str) -> None:
+        with self._lock:
+            self._viewers[room_id][(user_id, conn_id)] = time.monotonic() + self.ttl
+
+    async def leave_room(self, room_id: int, user_id: int, conn_id: str) -> None:
+        with self._lock:
+            viewers = self._viewers.get(room_id)
+            if viewers is not None:
+                viewers.pop((user_id, conn_id), None)
+                if not viewers:
+                    del self._viewers[room_id]
+
+    async def room_viewers(self, room_id: int) -> set[int]:
+        now = time.monotonic()
+        with self._lock:
+            viewers = self._viewers.get(room_id, {})
+            return {uid for (uid, _), exp in viewers.items() if exp > now}
+
+    async def online(self, user_ids: list[int]) -> set[int]:
+        now = time.monotonic()
+        with self._lock:
+            return {uid for uid in user_ids if self._alive(uid, now)}
+
+    async def connection_counts(self) -> dict[int, int]:
+        now = time.monotonic()
+        with self._lock:
+            counts = {uid: len(self._alive(uid, now)) for uid in list(self._conns)}
+        return {uid: n for uid, n in counts.items() if n}
+
+    async def sweep(self) -> list[int]:
+        now = time.monotonic()
+        gone = []
+        with self._lock:
+            for uid in list(self._conns):
+                conns = self._conns[uid]
+                expired = [c for c, exp in conns.items() if exp <= now]
+                for c in expired:
+                    del conns[c]
+                if not conns:
+                    del self._conns[uid]
+                    if expired:
+                        gone.append(uid)
+            for room_id in list(self._viewers):
+                viewers = self._viewers[room_id]
+                for key in [k for k, exp in viewers.items() if exp <= now]:
+                    del viewers[key]
+                if not viewers:
+                    del self._viewers[room_id]
+        return gone
+
+    async def hit(self, key: str, limit: int, window: float) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            start, count = self._hits.get(key, (now, 0))
+            if now - start >= window:
+                start, count = now, 0
+            count += 1
+            self._hits[key] = (start, count)
+            if len(self._hits) > 100_000:  # bounded: forget finished windows
+                self._hits = {k: v for k, v in self._hits.items() if now - v[0] < window}
+            return count <= limit
+
+    async def clear(self) -> None:
+        with self._lock:
+            self._conns.clear()
+            self._hits.clear()
+            self._viewers.clear()
+
+
+# Each user's connections are a sorted set {conn_id: expiry}; `presence:users` holds every
+# user with connections, scored by their latest expiry, so a sweep only visits users whose
+# records may have run out. Scripts keep each transition atomic across processes.
+_ADD = """
+local now = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local before = redis.call('ZCARD', KEYS[1])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[2], 'GT', ARGV[3], ARGV[4])
+return before
+"""
+_REMOVE = """
+local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+local left = redis.call('ZCARD', KEYS[1])
+if left == 0 then redis.call('ZREM', KEYS[2], ARGV[3]) end
+if removed == 1 and left == 0 then return 1 end
+return 0
+"""
+_SWEEP_USER = """
+local removed = redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local left = redis.call('ZCARD', KEYS[1])
+if left == 0 then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  if removed > 0 then return 1 end
+  return 0
+end
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('ZADD', KEYS[2], top[2], ARGV[2])
+return 0
+"""
+_EXPIRE = """
+if redis.call('ZADD', KEYS[1], 'XX', 'CH', ARGV[2], ARGV[1]) == 0 then return 0 end
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('ZADD', KEYS[2], top[2], ARGV[3])
+return 1
+"""
+
+
+class RedisStore:
+    """Shared by every process that is given the same `REDIS_URL`."""
+
+    def __init__(self, url: str, ttl: float = CONNECTION_TTL, prefix: str = "chatty:") -> None:
+        self.url = url
+        self.ttl = ttl
+        self.prefix = prefix
+        self.users_key = f"{prefix}presence:users"
+        # redis-py's asyncio connections belong to the loop that made them; sync code runs
+        # each call on a loop of its own, so keep one client per loop.
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, object] = weakref.WeakKeyDictionary()
+
+    def _client(self):
+        import redis.asyncio as aioredis
+
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = aioredis.Redis.from_url(self.url, max_connections=64, socket_timeout=5, socket_connect_timeout=5)
+            self._clients[loop] = client
+        return client
+
+    def _user_key(self, user_id: int) -> str:
+        return f"{self.prefix}presence:user:{user_id}"
+
+    async def add_connection(self, user_id: int, conn_id: str) -> bool:
+        now = time.time()
+        before = await self._client().eval(
+            _ADD, 2, self._user_key(user_id), self.users_key, conn_id, now, now + self.ttl, user_id
+        )
+        return int(before) == 0
+
+    async def remove_connection(self, user_id: int, conn_id: str) -> bool:
+        result = await self._client().eval(
+            _REMOVE, 2, self._user_key(user_id), self.users_key, conn_id, time.time(), user_id
+        )
+        return int(result) == 1
+
+    async def expire_connection(self, user_id: int, conn_id: str, after: float) -> None:
+        await self._client().eval(
+            _EXPIRE, 2, self._user_key(user_id), self.users_key, conn_id, time.time() + after, user_id
+        )
+
+    def _room_key(self, room_id: int) -> str:
+        return f"{self.prefix}presence:room:{room_id}"
+
+    async def refresh(self, conns: dict[str, tuple[int, frozenset[int]]]) -> None:
+        if not conns:
+            return
+        expires = time.time() + self.ttl
+        async with self._client().pipeline(transaction=False) as pipe:
+            for conn_id, (user_id, room_ids) in conns.items():
+                pipe.zadd(self._user_key(user_id), {conn_id: expires})
+                pipe.zadd(self.users_key, {str(user_id): expires}, gt=True)
+                for room_id in room_ids:
+                    pipe.zadd(self._room_key(room_id), {f"{user_id}:{conn_id}": expires})
+                    pipe.expire(self._room_key(room_id), int(self.ttl) + 5)
+            await pipe.execute()
+
+    async def join_room(self, room_id: int, user_id: int, conn_id: str) -> None:
+        key = self._room_key(room_id)
+        now = time.time()
+        async with self._client().pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(key, "-inf", now)
+            pipe.zadd(key, {f"{user_id}:{conn_id}": now + self.ttl})
+            pipe.expire(key, int(self.ttl) + 5)
+            await pipe.execute()
+
+    async def leave_room(self, room_id: int, user_id: int, conn_id: str) -> None:
+        await self._client().zrem(self._room_key(room_id), f"{user_id}:{conn_id}")
+
+    async def room_viewers(self, room_id: int) -> set[int]:
+        members = await self._client().zrangebyscore(self._room_key(room_id), f"({time.time()}", "+inf")
+        return {int(m.split(b":", 1)[0]) for m in members}
+
+    async def online(self, user_ids: list[int]) -> set[int]:
+        if not user_ids:
+            return set()
+        now = time.time()
+        async with self._client().pipeline(transaction=False) as pipe:
+            for uid in user_ids:
+                pipe.zcount(self._user_key(uid), f"({now}", "+inf")
+            counts = await pipe.execute()
+        return {uid for uid, n in zip(user_ids, counts, strict=True) if n}
+
+    async def connection_counts(self) -> dict[int, int]:
+        client = self._client()
+        now = time.time()
+        user_ids = [int(u) for u in await client.zrange(self.users_key, 0, -1)]
+        if not user_ids:
+            return {}
+        async with client.pipeline(transaction=False) as pipe:
+            for uid in user_ids:
+                pipe.zcount(self._user_key(uid), f"({now}", "+inf")
+            counts = await pipe.execute()
+        return {uid: n for uid, n in zip(user_ids, counts, strict=True) if n}
+
+    async def sweep(self) -> list[int]:
+        client = self._client()
+        now = time.time()
+        candidates = await client.zrangebyscore(self.users_key, "-inf", now)
+        gone = []
+        for raw in candidates:
+            uid = int(raw)
+            if await client.eval(_SWEEP_USER, 2, self._user_key(uid), self.users_key, now, uid):
+                gone.append(uid)
+        return gone
+
+    async def hit(self, key: str, limit: int, window: float) -> bool:
+        bucket = int(time.time() // window)
+        name = f"{self.prefix}rate:{key}:{bucket}"
+        async with self._client().pipeline(transaction=False) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, int(window) + 1)
+            count, _ = await pipe.execute()
+        return int(count) <= limit
+
+    async def clear(self) -> None:
+        client = self._client()
+        keys = [k async for k in client.scan_iter(match=f"{self.prefix}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+
+
+_store: PresenceStore | None = None
+_store_lock = threading.Lock()
+
+
+def make_store(redis_url: str = "") -> PresenceStore:
+    return RedisStore(redis_url) if redis_url else InProcessStore()
+
+
+def get_store() -> PresenceStore:
+    global _store
+    with _store_lock:
+        if _store is None:
+            _store = make_store(settings.REDIS_URL)
+        return _store
