@@ -30,9 +30,17 @@ os.environ.setdefault("GITHUB_URL", f"{_stub}/github")
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-that-is-long-enough-0123456789")
 
 from chatty.settings import *  # noqa: E402,F403
-from chatty.settings import DATABASES  # noqa: E402
+from chatty.settings import BASE_DIR, CHANNEL_LAYERS, DATABASES  # noqa: E402
+
+# Several test runs may share this machine's PostgreSQL and Redis at once: each run gets
+# its own database and its own channel-layer prefix.
+RUN_ID = os.environ.setdefault("CHATTY_TEST_RUN_ID", str(os.getpid()))
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: tests that start server processes share it.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{RUN_ID}.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_chatty_{RUN_ID}"}
+if "prefix" in CHANNEL_LAYERS["default"].get("CONFIG", {}) or "hosts" in CHANNEL_LAYERS["default"].get("CONFIG", {}):
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"chatty-test-{RUN_ID}"
