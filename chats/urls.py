@@ -4,4 +4,10 @@ from chats import views
 
 urlpatterns = [
     path("dashboard", views.dashboard, name="dashboard"),
+    path("dashboard/chat/<int:room_id>", views.room, name="room"),
+    path("dashboard/chat/<int:room_id>/history", views.history_page, name="room-history"),
+    path("dashboard/chat/<int:room_id>/send", views.send, name="room-send"),
+    path("dashboard/friends/add", views.add_friend, name="add-friend"),
+    path("dashboard/chats/new", views.new_chat, name="new-chat"),
+    path("dashboard/status", views.set_status, name="set-status"),
 ]

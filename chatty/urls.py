@@ -23,6 +23,7 @@ urlpatterns = [
     path("", accounts_views.landing, name="landing"),
     path("login", accounts_views.login_page, name="login"),
     path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("", include("chats.urls")),

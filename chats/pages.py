@@ -1,0 +1,39 @@
+"""What the pages show: the app shell (me, friends, chats) and a room, from the selectors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accounts.models import User
+from chats.selectors import chat_list, history, message_payload, participant_payload, room_members, room_title
+from friends.selectors import friend_payload, friends_of
+from presence.selectors import statuses
+
+
+def shell_context(*, user: User) -> dict[str, Any]:
+    friends = friends_of(user=user)
+    status = statuses([user, *friends])
+    chats = chat_list(user=user)
+    return {
+        "my_status": status[user.pk],
+        "friends": [friend_payload(f, status[f.pk]) for f in friends],
+        "chats": chats,
+        "unread_total": sum(c["unreadMessagesCount"] for c in chats),
+    }
+
+
+def room_context(*, user: User, room: Any, before: int | None = None) -> dict[str, Any]:
+    members = room_members(room_id=room.pk)
+    messages, has_more = history(room_id=room.pk, before=before)
+    member_status = statuses(members)
+    return {
+        "room": room,
+        "room_title": room_title(kind=room.kind, members=members, viewer_id=user.pk),
+        "participants": [
+            {**participant_payload(m), "status": member_status[m.pk], "is_me": m.pk == user.pk} for m in members
+        ],
+        "creator": next((m for m in members if m.pk == room.created_by_id), None),
+        "chat_messages": [message_payload(m) for m in messages],
+        "has_more": has_more,
+        "oldest_id": messages[0].pk if messages else None,
+    }
