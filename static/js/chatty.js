@@ -156,6 +156,7 @@
     var raw = e.detail.message;
     if (typeof raw !== "string" || raw.charAt(0) !== "{") {
       app._wasNearBottom = nearBottom();
+      app._lastBefore = messages ? messages.querySelector("li.msg[data-id]:last-of-type") : null;
       return;                                   // HTML: htmx swaps it
     }
     e.preventDefault();                         // JSON: ours
@@ -185,9 +186,12 @@
     });
     if (messages) {
       fixDays();
-      var last = messages.lastElementChild;
-      var mine = last && last.classList.contains("mine");
-      if (app._wasNearBottom || mine) toBottom(); else if (pill) pill.hidden = false;
+      var all = messages.querySelectorAll("li.msg[data-id]");
+      var last = all.length ? all[all.length - 1] : null;
+      if (last && last !== app._lastBefore) {   // a new message arrived at the bottom
+        if (app._wasNearBottom || last.classList.contains("mine")) toBottom();
+        else if (pill) pill.hidden = false;
+      }
     }
     sortChats(); updateTitle();
     var typing = document.getElementById("typing");
