@@ -82,6 +82,7 @@ MIDDLEWARE = [
     # First, so that every error under /api/ — even those raised by later middleware — is JSON.
     "chatty.api.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "chatty.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

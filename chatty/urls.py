@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from accounts import api as accounts_api
 from accounts import views as accounts_views
 from chatty.api import api_not_found
+from chatty.health import healthz
 from friends import api as friends_api
 
 api_patterns = [
@@ -20,6 +21,7 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("", accounts_views.landing, name="landing"),
     path("login", accounts_views.login_page, name="login"),
     path("accounts/", include("allauth.urls")),
