@@ -14,10 +14,6 @@ def landing(request: HttpRequest) -> HttpResponse:
 def login_page(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect(settings.LOGIN_REDIRECT_URL)
-    from allauth.account.forms import LoginForm
-
-    return render(
-        request,
-        "accounts/login.html",
-        {"form": LoginForm(request=request), "next": request.GET.get("next", "")},
-    )
+    # `next` goes back into the forms as typed; allauth checks it is on this site before
+    # redirecting there after sign-in.
+    return render(request, "accounts/login.html", {"next": request.GET.get("next", "")})
