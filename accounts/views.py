@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import urlencode
 
 
 def landing(request: HttpRequest) -> HttpResponse:
@@ -17,3 +18,16 @@ def login_page(request: HttpRequest) -> HttpResponse:
     # `next` goes back into the forms as typed; allauth checks it is on this site before
     # redirecting there after sign-in.
     return render(request, "accounts/login.html", {"next": request.GET.get("next", "")})
+
+
+def account_login(request: HttpRequest) -> HttpResponse:
+    """allauth's login URL: its form is posted here, but people read /login, in every mode."""
+    if request.method == "GET":
+        target = "/login"
+        next_url = request.GET.get("next")
+        if next_url:
+            target += "?" + urlencode({"next": next_url})
+        return redirect(target)
+    from allauth.account.views import login
+
+    return login(request)

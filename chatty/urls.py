@@ -24,6 +24,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", accounts_views.landing, name="landing"),
     path("login", accounts_views.login_page, name="login"),
+    path("accounts/login/", accounts_views.account_login, name="account-login-page"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

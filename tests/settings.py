@@ -1,7 +1,7 @@
 """Test settings: Chatty's own settings, with sign-in providers pointed at a local stand-in.
 
 allauth reads Google's endpoint URLs when its module is imported, so they are fixed here,
-before Django starts, on a port chosen now; the stand-in server (tests/oauth_stub.py) binds
+before Django starts, on a port chosen now; the stand-in server (tests/accounts/oauth_stub.py) binds
 that port when a test needs it.
 """
 
@@ -30,7 +30,7 @@ os.environ.setdefault("GITHUB_URL", f"{_stub}/github")
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-that-is-long-enough-0123456789")
 
 from chatty.settings import *  # noqa: E402,F403
-from chatty.settings import BASE_DIR, CHANNEL_LAYERS, DATABASES  # noqa: E402
+from chatty.settings import BASE_DIR, CACHES, CHANNEL_LAYERS, DATABASES  # noqa: E402
 
 # Several test runs may share this machine's PostgreSQL and Redis at once: each run gets
 # its own database and its own channel-layer prefix.
@@ -44,3 +44,6 @@ else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_chatty_{RUN_ID}"}
 if "prefix" in CHANNEL_LAYERS["default"].get("CONFIG", {}) or "hosts" in CHANNEL_LAYERS["default"].get("CONFIG", {}):
     CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"chatty-test-{RUN_ID}"
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    # allauth's rate-limit counters live in the cache: keep each run's apart.
+    CACHES["default"]["KEY_PREFIX"] = f"chatty-test-{RUN_ID}"

@@ -277,3 +277,10 @@ def test_allauth_pages_wear_chattys_frame() -> None:
     assert '<section class="card card-center allauth">' in text
     assert 'href="/static/css/chatty.css"' in text
     assert "· Chatty</title>" in text
+
+
+def test_allauths_login_url_shows_chattys_sign_in_page(client, db):
+    """People always read /login (with its provider buttons); allauth's form still posts."""
+    response = client.get("/accounts/login/?next=/dashboard/chat/3")
+    assert response.status_code == 302
+    assert response["Location"] == "/login?next=%2Fdashboard%2Fchat%2F3"
