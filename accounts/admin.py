@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import models
 
 from accounts.models import User
 from accounts.services import user_deactivate
@@ -12,12 +13,16 @@ class UserAdmin(BaseUserAdmin):
     readonly_fields = ("user_tag",)
     fieldsets = (*BaseUserAdmin.fieldsets, ("Chatty", {"fields": ("name", "picture", "user_tag", "chosen_status")}))
     actions = ["deactivate"]
+    # Pictures are https links; Django 6 assumes that for scheme-less input, say so already.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
-    @admin.action(description="Deactivate (block sign-in and tokens, close live sockets)")
+    @admin.action(description="Deactivate (block sign-in and tokens, close live sockets)", permissions=["change"])
     def deactivate(self, request, queryset) -> None:
+        count = 0
         for user in queryset:
             user_deactivate(user=user)
-        self.message_user(request, f"Deactivated {queryset.count()} user(s).", messages.SUCCESS)
+            count += 1
+        self.message_user(request, f"Deactivated {count} user(s).", messages.SUCCESS)
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
