@@ -1,0 +1,448 @@
+"""What the websocket benchmarks share: a database of their own, a server they start and stop,
+CPU and memory read from /proc, and percentiles.
+
+Everything targets 127.0.0.1 only, and every wait has a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+PYTHON = sys.executable
+DATA = ROOT / "bench" / ".data"
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+PG_BASE_URL = PG_ADMIN_URL.rsplit("/", 1)[0]
+REDIS_BASE = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+SECRET_KEY = "bench-only-secret-key-not-for-production-0123456789abcdefghijklmnopqrstuvwxyz"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SERVER_CORE = 1
+GENERATOR_CORE = 0
+SERVERS = ("daphne", "uvicorn", "granian")
+LAYERS = ("pubsub", "core")
+
+
+def log(*parts: Any) -> None:
+    print(time.strftime("%H:%M:%S"), *parts, file=sys.stderr, flush=True)
+
+
+def raise_fd_limit(wanted: int) -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(wanted, soft)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# --- database ---------------------------------------------------------------------------------
+
+
+def _migrations_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(ROOT.glob("*/migrations/*.py")):
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _admin(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=10) as conn:
+        cur = conn.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+
+def server_env(database: str, *, layer: str = "pubsub", extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bench.server_settings",
+            "PYTHONPATH": str(ROOT),
+            "DATABASE_URL": f"{PG_BASE_URL}/{database}",
+            "REDIS_URL": REDIS_BASE,
+            "SECRET_KEY": SECRET_KEY,
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "LOG_LEVEL": "WARNING",
+            "CHATTY_CHANNEL_LAYER": layer,
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+def fresh_database(name: str) -> None:
+    """Drop `name` and make it again from a migrated template (migrated once per schema)."""
+    template = f"{name}_template"
+    digest = _migrations_digest()
+    rows = _admin(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+        [template],
+    )
+    if not rows or rows[0][0] != digest:
+        log(f"migrating template database {template}")
+        _admin(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+        _admin(f'CREATE DATABASE "{template}"')
+        subprocess.run(
+            [PYTHON, "manage.py", "migrate", "--noinput", "-v0"],
+            cwd=ROOT,
+            env=server_env(template),
+            check=True,
+            timeout=300,
+        )
+        _admin(f"COMMENT ON DATABASE \"{template}\" IS '{digest}'")
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+
+def flush_redis() -> None:
+    """Empty the benchmark's own Redis database (not the others: tests share the server)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_BASE, socket_timeout=10)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def seed(
+    database: str,
+    *,
+    users: int,
+    rooms: int,
+    room_size: int,
+    friends: int,
+    messages: int,
+    manifest: Path,
+) -> dict[str, Any]:
+    """`seed_demo` into `database`; returns its manifest (users with tokens, rooms)."""
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    command = [PYTHON, "manage.py", "seed_demo", "--users", str(users), "--friends", str(friends)]
+    command += ["--rooms", str(rooms), "--room-size", str(room_size), "--messages", str(messages)]
+    command += ["--seed", "1", "--manifest", str(manifest)]
+    started = time.monotonic()
+    out = subprocess.run(
+        command, cwd=ROOT, env=server_env(database), check=True, timeout=1800, capture_output=True, text=True
+    )
+    last = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+    log(f"seed_demo {time.monotonic() - started:.1f}s: {last}")
+    return json.loads(manifest.read_text())
+
+
+# --- /proc ------------------------------------------------------------------------------------
+
+
+def _stat_fields(pid: int) -> list[str]:
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def cpu_seconds(pid: int, *, with_reaped_children: bool = False) -> float:
+    """utime + stime of one process (all its threads), in seconds."""
+    f = _stat_fields(pid)
+    ticks = int(f[11]) + int(f[12])
+    if with_reaped_children:
+        ticks += int(f[13]) + int(f[14])
+    return ticks / CLK_TCK
+
+
+def _all_pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def _ppid_and_comm(pid: int) -> tuple[int, str]:
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+    return int(raw[raw.rindex(")") + 2 :].split()[1]), comm
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process under it."""
+    children: dict[int, list[int]] = {}
+    for p in _all_pids():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            ppid, _ = _ppid_and_comm(p)
+            children.setdefault(ppid, []).append(p)
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    total = 0.0
+    for p in descendants(pid):
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(p)
+    return total
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def tree_rss_kib(pid: int) -> int:
+    total = 0
+    for p in descendants(pid):
+        with contextlib.suppress(OSError):
+            total += rss_kib(p)
+    return total
+
+
+def service_cpu_seconds(comm: str) -> float:
+    """CPU of a system service (postgres, redis-server) including children it has reaped
+    (PostgreSQL forks a backend per connection; short-lived ones would be missed otherwise)."""
+    procs = {}
+    for p in _all_pids():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            ppid, c = _ppid_and_comm(p)
+            if c.startswith(comm):
+                procs[p] = ppid
+    total = 0.0
+    for p, ppid in procs.items():
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(p, with_reaped_children=ppid not in procs)
+    return total
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    total = sum(fields[:8])
+    return (total - idle) / CLK_TCK, total / CLK_TCK
+
+
+@dataclass
+class CpuMeter:
+    """CPU used during a window by the server, this process, PostgreSQL, Redis, the machine."""
+
+    server_pid: int
+    started: float = 0.0
+    marks: dict[str, float] = field(default_factory=dict)
+
+    def _read(self) -> dict[str, float]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        busy, total = machine_busy_seconds()
+        return {
+            "server": tree_cpu_seconds(self.server_pid),
+            "generator": usage.ru_utime + usage.ru_stime,
+            "postgres": service_cpu_seconds("postgres"),
+            "redis": service_cpu_seconds("redis-server"),
+            "machine_busy": busy,
+            "machine_total": total,
+        }
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        self.marks = self._read()
+
+    def stop(self) -> dict[str, float]:
+        """Percent of one core for each, over the window; the machine as percent of all cores."""
+        elapsed = time.monotonic() - self.started
+        now = self._read()
+        out = {k: 100.0 * (now[k] - self.marks[k]) / elapsed for k in ("server", "generator", "postgres", "redis")}
+        span = now["machine_total"] - self.marks["machine_total"]
+        busy = now["machine_busy"] - self.marks["machine_busy"]
+        out["machine"] = 100.0 * busy / span if span else 0.0
+        # Everything else on the machine (other work running beside the benchmark), % of a core.
+        known = sum(out[k] for k in ("server", "generator", "postgres", "redis"))
+        out["others"] = max(0.0, 100.0 * busy / elapsed - known)
+        out["seconds"] = elapsed
+        return out
+
+
+def wait_for_quiet(*, max_busy: float = 25.0, timeout: float = 120.0) -> float:
+    """Wait (bounded) until the machine is nearly idle: other work skews every figure.
+    Returns the busy share (% of all cores) seen last."""
+    deadline = time.monotonic() + timeout
+    busy = 100.0
+    while True:
+        b0, t0 = machine_busy_seconds()
+        time.sleep(2.0)
+        b1, t1 = machine_busy_seconds()
+        busy = 100.0 * (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+        if busy <= max_busy or time.monotonic() >= deadline:
+            if busy > max_busy:
+                log(f"machine still {busy:.0f}% busy after {timeout:.0f}s: measuring anyway")
+            return busy
+
+
+# --- the server -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_command(kind: str, port: int) -> list[str]:
+    app = "chatty.asgi:application"
+    if kind == "daphne":
+        return [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "-v", "0", app]
+    if kind == "uvicorn":
+        return [
+            str(VENV_BIN / "uvicorn"),
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--ws-per-message-deflate",
+            "false",
+            "--lifespan",
+            "off",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "4096",
+        ]
+    if kind == "granian":
+        return [
+            str(VENV_BIN / "granian"),
+            "--interface",
+            "asgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--runtime-threads",
+            "1",
+            "--loop",
+            "uvloop",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "4096",
+            app,
+        ]
+    raise ValueError(kind)
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"server not listening on {port} after {timeout}s")
+
+
+@contextlib.contextmanager
+def running_server(
+    kind: str, env: dict[str, str], *, core: int | None = SERVER_CORE, log_path: Path | None = None
+) -> Iterator[tuple[subprocess.Popen, int]]:
+    """Start the server pinned to `core` (taskset) in its own process group; always stop it."""
+    port = free_port()
+    command = server_command(kind, port)
+    if core is not None:
+        command = ["taskset", "-c", str(core), *command]
+    log_path = log_path or DATA / f"server-{kind}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as out:
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_for_port(port, proc)
+        log(f"{kind} pid {proc.pid} on 127.0.0.1:{port} (log {log_path.relative_to(ROOT)})")
+        yield proc, port
+    finally:
+        stop_process(proc)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=timeout)
+
+
+def server_errors(log_path: Path, limit: int = 5) -> list[str]:
+    """The first few error lines of a server log (to print beside the figures)."""
+    if not log_path.exists():
+        return []
+    lines = [
+        line.strip()
+        for line in log_path.read_text(errors="replace").splitlines()
+        if "Error" in line or "ERROR" in line or "Traceback" in line
+    ]
+    return lines[:limit]
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q / 100.0 * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def event_loop_name() -> str:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
+def run(coro):
+    """asyncio.run on uvloop when it is installed."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+def pin_self(core: int = GENERATOR_CORE) -> None:
+    with contextlib.suppress(OSError):
+        os.sched_setaffinity(0, {core})
+
+
+def write_json(path: Path | None, payload: dict[str, Any]) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload, indent=1))

@@ -1,0 +1,379 @@
+"""Fan-out benchmark: R rooms of K members, every member sending r messages a second.
+
+    .venv/bin/python bench/fanout.py [--rooms 10] [--room-size 10] [--rate 1] [--seconds 20]
+        [--warmup 5] [--server daphne|uvicorn|granian] [--layer pubsub|core] [--messages 0]
+
+Each member is its own user with its own websocket (bearer token in the Authorization header),
+speaking the real protocol (SPEC §4): `connectToRoom`, then `sendMessage` with a `clientId`.
+The text of each message carries the sender's send time, so every receiver's `message` frame
+gives a send-to-receive latency; `ack` frames give the send-to-ack latency (stored in the
+database). Counted are the messages sent after the warm-up, for `--seconds`: each is expected
+on all K connections of its room (the sender's own connection is joined too).
+
+The script makes its own PostgreSQL database (chatty_bench_rt, from a migrated template),
+seeds it with `seed_demo --manifest`, empties its own Redis database (13 by default), starts
+the server pinned to core 1 with `taskset` and runs the generator (asyncio + websockets, uvloop
+when installed) pinned to core 0 in this process. Everything binds and targets 127.0.0.1 and
+every phase has a timeout. It prints figures and asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import time
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common
+
+DATABASE = "chatty_bench_rt"
+MARK = '"bench|'
+
+
+@dataclass
+class Stats:
+    window_start: int = 0  # perf_counter_ns
+    window_end: int = 0
+    sent: int = 0  # in the window
+    sent_total: int = 0
+    acked: int = 0  # acks of messages sent in the window
+    delivered: int = 0  # message frames of messages sent in the window
+    last_message: int = 0  # lastMessage frames (any time)
+    frames: int = 0  # every frame received
+    errors: Counter = field(default_factory=Counter)
+    closed: Counter = field(default_factory=Counter)
+    latencies: array = field(default_factory=lambda: array("q"))  # ns, message frames
+    ack_latencies: array = field(default_factory=lambda: array("q"))
+    send_lag: array = field(default_factory=lambda: array("q"))  # ns behind schedule
+
+
+class Member:
+    __slots__ = ("index", "joined", "pending", "reader", "room_id", "token", "ws")
+
+    def __init__(self, index: int, token: str, room_id: str) -> None:
+        self.index = index
+        self.token = token
+        self.room_id = room_id
+        self.ws = None
+        self.reader: asyncio.Task | None = None
+        self.joined = asyncio.Event()
+        self.pending: dict[str, int] = {}  # clientId -> send time (ns), until acked
+
+
+async def read_frames(member: Member, stats: Stats) -> None:
+    ws = member.ws
+    now = time.perf_counter_ns
+    try:
+        async for raw in ws:
+            stats.frames += 1
+            if raw.startswith('{"type":"message"'):
+                at = now()
+                i = raw.find(MARK)
+                if i < 0:
+                    continue
+                j = raw.find('"', i + 1)
+                sent_at = int(raw[i + 1 : j].rsplit("|", 1)[1])
+                if stats.window_start <= sent_at < stats.window_end:
+                    stats.delivered += 1
+                    stats.latencies.append(at - sent_at)
+            elif raw.startswith('{"type":"lastMessage"'):
+                stats.last_message += 1
+            elif raw.startswith('{"type":"ack"'):
+                at = now()
+                i = raw.find('"clientId":"') + 12
+                client_id = raw[i : raw.find('"', i)]
+                sent_at = member.pending.pop(client_id, None)
+                if sent_at is not None and stats.window_start <= sent_at < stats.window_end:
+                    stats.acked += 1
+                    stats.ack_latencies.append(at - sent_at)
+            elif raw.startswith('{"type":"joinedChatroom"'):
+                member.joined.set()
+            elif raw.startswith('{"type":"error"'):
+                stats.errors[json.loads(raw).get("error")] += 1
+    except Exception as exc:
+        stats.closed[type(exc).__name__] += 1
+        return
+    code = ws.close_code
+    stats.closed[f"closed {code}"] += 1
+
+
+async def open_member(member: Member, url: str, stats: Stats, args: argparse.Namespace, source: str) -> None:
+    from websockets.asyncio.client import connect
+
+    member.ws = await connect(
+        url,
+        additional_headers={"Authorization": f"Bearer {member.token}"},
+        compression="deflate" if args.client_deflate else None,
+        proxy=None,
+        ping_interval=None,
+        open_timeout=args.timeout,
+        close_timeout=3,
+        max_queue=None,
+        max_size=2**20,
+        local_addr=(source, 0),
+    )
+    member.reader = asyncio.create_task(read_frames(member, stats))
+    await member.ws.send(json.dumps({"type": "connectToRoom", "chatroomId": member.room_id}))
+    await asyncio.wait_for(member.joined.wait(), args.timeout)
+
+
+async def send_loop(member: Member, stats: Stats, *, start: float, end: float, interval: float) -> None:
+    """Send at start, start+interval, ... until end (absolute schedule: no drift)."""
+    loop = asyncio.get_running_loop()
+    ws = member.ws
+    seq = 0
+    while True:
+        due = start + seq * interval
+        if due >= end:
+            return
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        seq += 1
+        client_id = f"{member.index}-{seq}"
+        sent_at = time.perf_counter_ns()
+        frame = json.dumps(
+            {
+                "type": "sendMessage",
+                "chatroomId": member.room_id,
+                "clientId": client_id,
+                "message": f"bench|{member.index}|{seq}|{sent_at}",
+            }
+        )
+        member.pending[client_id] = sent_at
+        if stats.window_start <= sent_at < stats.window_end:
+            stats.sent += 1
+        stats.sent_total += 1
+        stats.send_lag.append(int((loop.time() - due) * 1e9))
+        try:
+            await ws.send(frame)
+        except Exception:
+            stats.errors["send_failed"] += 1
+            return
+
+
+async def settle(stats: Stats, *, quiet: float = 1.0, timeout: float = 60.0) -> float:
+    """Wait until no frame arrived for `quiet` seconds (presence announcements after connect)."""
+    started = time.monotonic()
+    last, last_change = stats.frames, time.monotonic()
+    while time.monotonic() - started < timeout:
+        await asyncio.sleep(0.2)
+        if stats.frames != last:
+            last, last_change = stats.frames, time.monotonic()
+        elif time.monotonic() - last_change >= quiet:
+            break
+    return time.monotonic() - started
+
+
+async def generate(args: argparse.Namespace, manifest: dict[str, Any], port: int, server_pid: int) -> dict[str, Any]:
+    url = f"ws://127.0.0.1:{port}/ws/"
+    stats = Stats()
+    stats.window_start = stats.window_end = 2**62  # nothing counts before the window opens
+    tokens = {u["id"]: u["token"] for u in manifest["users"]}
+    members: list[Member] = []
+    rooms = manifest["rooms"][: args.rooms]
+    for room in rooms:
+        for user_id in room["memberIds"][: args.room_size]:
+            members.append(Member(len(members), tokens[user_id], room["id"]))
+    sources = [f"127.0.0.{1 + i % args.sources}" for i in range(len(members))]
+
+    # --- connect and join ----------------------------------------------------------------
+    common.log(f"connecting {len(members)} members ({args.rooms} rooms x {args.room_size})")
+    gate = asyncio.Semaphore(args.connect_concurrency)
+    failed: Counter = Counter()
+
+    async def connect_one(member: Member) -> None:
+        async with gate:
+            try:
+                await open_member(member, url, stats, args, sources[member.index])
+            except Exception as exc:
+                failed[type(exc).__name__] += 1
+
+    t = time.monotonic()
+    await asyncio.wait_for(asyncio.gather(*(connect_one(m) for m in members)), args.connect_timeout)
+    connect_seconds = time.monotonic() - t
+    live = [m for m in members if m.joined.is_set()]
+    common.log(f"{len(live)} joined in {connect_seconds:.1f}s; failed {dict(failed)}")
+    settle_seconds = await settle(stats)
+    common.log(f"settled in {settle_seconds:.1f}s ({stats.frames} frames so far)")
+
+    # --- send ----------------------------------------------------------------------------
+    loop = asyncio.get_running_loop()
+    interval = 1.0 / args.rate
+    begin = loop.time() + 0.5
+    warm_end = begin + args.warmup
+    end = warm_end + args.seconds
+    ns_offset = time.perf_counter_ns() - int(loop.time() * 1e9)
+    stats.window_start = int(warm_end * 1e9) + ns_offset
+    stats.window_end = int(end * 1e9) + ns_offset
+    rng = random.Random(7)
+    senders = [
+        asyncio.create_task(send_loop(m, stats, start=begin + rng.random() * interval, end=end, interval=interval))
+        for m in live
+    ]
+    meter = common.CpuMeter(server_pid)
+    await asyncio.sleep(max(0.0, warm_end - loop.time()))
+    meter.start()
+    await asyncio.sleep(max(0.0, end - loop.time()))
+    cpu = meter.stop()
+    await asyncio.wait_for(asyncio.gather(*senders, return_exceptions=True), 30)
+
+    # --- drain ---------------------------------------------------------------------------
+    expected = stats.sent * args.room_size
+    t = time.monotonic()
+    last, last_change = stats.delivered, time.monotonic()
+    while stats.delivered < expected and time.monotonic() - t < args.drain:
+        await asyncio.sleep(0.1)
+        if stats.delivered != last:
+            last, last_change = stats.delivered, time.monotonic()
+        elif time.monotonic() - last_change > 3.0:
+            break
+    drain_seconds = time.monotonic() - t
+
+    # --- close ---------------------------------------------------------------------------
+    async def close(member: Member) -> None:
+        try:
+            await asyncio.wait_for(member.ws.close(), 5)
+        except Exception:
+            member.ws.transport.abort()
+
+    closing = [close(m) for m in members if m.ws is not None]
+    for start in range(0, len(closing), 500):
+        await asyncio.gather(*closing[start : start + 500], return_exceptions=True)
+    for m in members:
+        if m.reader is not None:
+            m.reader.cancel()
+
+    latencies = sorted(x / 1e6 for x in stats.latencies)
+    acks = sorted(x / 1e6 for x in stats.ack_latencies)
+    lag = sorted(x / 1e6 for x in stats.send_lag)
+    pct = common.percentile
+    return {
+        "connections": len(live),
+        "connect_failed": dict(failed),
+        "connect_seconds": round(connect_seconds, 2),
+        "connects_per_second": round(len(live) / connect_seconds, 1) if connect_seconds else None,
+        "settle_seconds": round(settle_seconds, 2),
+        "window_seconds": round(cpu["seconds"], 2),
+        "sent": stats.sent,
+        "sent_total": stats.sent_total,
+        "acknowledged": stats.acked,
+        "delivered": stats.delivered,
+        "expected": expected,
+        "lost": expected - stats.delivered,
+        "last_message_frames": stats.last_message,
+        "messages_per_second": round(stats.sent / args.seconds, 1),
+        "deliveries_per_second": round(stats.delivered / args.seconds, 1),
+        "latency_ms": {q: round(pct(latencies, q), 2) for q in (50, 95, 99)}
+        | {"max": round(max(latencies, default=0), 2)},
+        "ack_ms": {q: round(pct(acks, q), 2) for q in (50, 95, 99)} | {"max": round(max(acks, default=0), 2)},
+        "send_lag_ms_p99": round(pct(lag, 99), 2),
+        "drain_seconds": round(drain_seconds, 2),
+        "errors": dict(stats.errors),
+        "closed_early": {k: v for k, v in stats.closed.items() if k != "closed 1000"},
+        "cpu_percent": {k: round(v, 1) for k, v in cpu.items() if k != "seconds"},
+    }
+
+
+def summary(values: list[float]) -> dict[Any, float]:
+    out: dict[Any, float] = {q: round(common.percentile(values, q), 2) for q in (50, 95, 99)}
+    out["max"] = round(max(values, default=float("nan")), 2)
+    return out
+
+
+def report(result: dict[str, Any]) -> str:
+    c = result["config"]
+    lat, ack, cpu = result["latency_ms"], result["ack_ms"], result["cpu_percent"]
+    lines = [
+        f"fanout: {c['server']} / {c['layer']} layer / {c['rooms']} rooms x {c['room_size']} members / "
+        f"{c['rate']} msg/s each / {c['seconds']}s after {c['warmup']}s warm-up / {c['messages']} stored messages",
+        f"  connections          {result['connections']} (connect {result['connect_seconds']}s, "
+        f"{result['connects_per_second']}/s; failed {result['connect_failed'] or 0})",
+        f"  sent                 {result['sent']} ({result['messages_per_second']}/s)",
+        f"  acknowledged         {result['acknowledged']}",
+        f"  delivered            {result['delivered']} of {result['expected']} expected; lost {result['lost']}",
+        f"  deliveries/s         {result['deliveries_per_second']}  "
+        f"(and {result['last_message_frames']} lastMessage frames)",
+        f"  latency ms           p50 {lat[50]}  p95 {lat[95]}  p99 {lat[99]}  max {lat['max']}",
+        f"  ack ms               p50 {ack[50]}  p95 {ack[95]}  p99 {ack[99]}  max {ack['max']}",
+        f"  CPU % of a core      server {cpu['server']}  generator {cpu['generator']}  postgres {cpu['postgres']}  "
+        f"redis {cpu['redis']}  others {cpu['others']}  (machine {cpu['machine']}% of all cores busy)",
+        f"  generator send lag   p99 {result['send_lag_ms_p99']} ms",
+        f"  errors               {result['errors'] or 'none'}; closed early {result['closed_early'] or 'none'}",
+    ]
+    if result.get("server_errors"):
+        lines.append(f"  server log           {result['server_errors'][0][:160]}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rooms", type=int, default=10, help="R rooms")
+    parser.add_argument("--room-size", type=int, default=10, help="K members per room")
+    parser.add_argument("--rate", type=float, default=1.0, help="r messages per second per member")
+    parser.add_argument("--seconds", type=float, default=20.0, help="T: measured seconds")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds of sending before measuring")
+    parser.add_argument("--server", choices=common.SERVERS, default="daphne")
+    parser.add_argument("--layer", choices=common.LAYERS, default="pubsub")
+    parser.add_argument("--messages", type=int, default=0, help="messages stored beforehand (seed_demo)")
+    parser.add_argument("--drain", type=float, default=15.0, help="seconds to wait for late deliveries")
+    parser.add_argument("--timeout", type=float, default=60.0, help="per connection open/join timeout")
+    parser.add_argument("--connect-timeout", type=float, default=600.0, help="all connections")
+    parser.add_argument("--connect-concurrency", type=int, default=100)
+    parser.add_argument("--sources", type=int, default=1, help="source addresses 127.0.0.1..N")
+    parser.add_argument("--client-deflate", action="store_true", help="offer permessage-deflate like a browser")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--database", default=DATABASE)
+    parser.add_argument("--quiet-wait", type=float, default=60.0, help="wait up to this long for an idle machine")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    args = parser.parse_args()
+
+    common.raise_fd_limit(args.rooms * args.room_size * 2 + 1000)
+    common.fresh_database(args.database)
+    common.flush_redis()
+    manifest = common.seed(
+        args.database,
+        users=args.rooms * args.room_size,
+        rooms=args.rooms,
+        room_size=args.room_size,
+        friends=0,
+        messages=args.messages,
+        manifest=common.DATA / f"{args.database}-manifest.json",
+    )
+    extra = dict(item.split("=", 1) for item in args.server_env)
+    busy_before = common.wait_for_quiet(timeout=args.quiet_wait) if args.quiet_wait else None
+    env = common.server_env(args.database, layer=args.layer, extra=extra)
+    log_path = common.DATA / f"fanout-{args.server}.log"
+    with common.running_server(args.server, env, log_path=log_path) as (proc, port):
+        common.pin_self(common.GENERATOR_CORE)
+        result = common.run(generate(args, manifest, port, proc.pid))
+    result["config"] = {
+        "server": args.server,
+        "layer": args.layer,
+        "rooms": args.rooms,
+        "room_size": args.room_size,
+        "rate": args.rate,
+        "seconds": args.seconds,
+        "warmup": args.warmup,
+        "messages": args.messages,
+        "server_env": extra,
+        "client_deflate": args.client_deflate,
+        "machine_busy_before": busy_before,
+        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+    }
+    result["server_errors"] = common.server_errors(log_path)
+    print(report(result), flush=True)
+    common.write_json(args.json, result)
+
+
+if __name__ == "__main__":
+    main()
