@@ -15,6 +15,21 @@ if TYPE_CHECKING:
 TAG_BASE_MAX = 12
 TAG_DIGITS = 5
 MAX_ATTEMPTS = 20
+TAG_CONSTRAINT = "accounts_user_tag_ci_unique"
+
+
+def is_tag_collision(exc: IntegrityError) -> bool:
+    """Whether the database refused a row because its tag is taken (and nothing else).
+
+    PostgreSQL names the constraint in the error's diagnostics; its message also quotes the
+    offending values (a username may contain anything), so the message is not looked at
+    when the name is known. SQLite's message names only the index.
+    """
+    diag = getattr(exc.__cause__, "diag", None)
+    constraint = getattr(diag, "constraint_name", None)
+    if constraint:
+        return constraint == TAG_CONSTRAINT
+    return TAG_CONSTRAINT in str(exc)
 
 
 def tag_base(text: str) -> str:
@@ -44,7 +59,7 @@ def save_with_new_tag(user: User, *args, **kwargs) -> None:
                 super(User, user).save(*args, **kwargs)
             return
         except IntegrityError as exc:
-            if "tag" not in str(exc).lower():
+            if not is_tag_collision(exc):
                 user.user_tag = ""
                 raise
             user.pk = None

@@ -10,8 +10,8 @@ from chats.models import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
 from chats.selectors import chat_list as select_chat_list
 from chats.selectors import history, message_payload, participant_payload, room_for_member, room_members, room_title
 from chats.services import room_create
-from chatty.api import api_view, parse_id
-from chatty.errors import Invalid
+from chatty.api import api_view
+from chatty.errors import Invalid, parse_id
 
 
 @api_view("GET")

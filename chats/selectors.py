@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from chats.models import CATCH_UP_LIMIT, HISTORY_DEFAULT_LIMIT, ChatRoom, Message, Participant
-from chatty.errors import NotFound, NotParticipant
+from chatty.errors import Invalid, NotFound, NotParticipant, parse_id
 
 
 def millis(value) -> int:
@@ -98,8 +98,8 @@ def room_summary(*, room_id: int, user: User) -> dict[str, Any]:
 def room_for_member(*, user_id: int, room_id: Any) -> ChatRoom:
     """The room, if the user takes part in it; NotFound / NotParticipant otherwise."""
     try:
-        room_id = int(room_id)
-    except (TypeError, ValueError):
+        room_id = parse_id(room_id, "chatroomId")
+    except Invalid:
         raise NotFound("No such chat.") from None
     room = ChatRoom.objects.filter(pk=room_id).first()
     if room is None:

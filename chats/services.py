@@ -6,11 +6,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from accounts.models import User
 from chats.models import MAX_CLIENT_ID_LENGTH, MAX_MESSAGE_LENGTH, ChatRoom, Message, Participant
 from chats.selectors import message_payload, room_for_member, room_summary, unread_counts
-from chatty.errors import Invalid, TooLong
+from chatty.errors import Invalid, TooLong, is_storable_text, parse_id
 from chatty.realtime import members_group, publish_on_commit, room_group, user_group
 from friends.models import Friendship
 from presence.selectors import room_viewer_ids
@@ -19,15 +20,7 @@ from presence.selectors import room_viewer_ids
 def _parse_ids(raw: Any) -> list[int]:
     if not isinstance(raw, list) or not raw:
         raise Invalid("friendIds must be a non-empty list of ids.")
-    ids = []
-    for item in raw:
-        if isinstance(item, bool) or not isinstance(item, (int, str)):
-            raise Invalid("friendIds must hold ids.")
-        try:
-            ids.append(int(item))
-        except ValueError:
-            raise Invalid("friendIds must hold ids.") from None
-    return list(dict.fromkeys(ids))
+    return list(dict.fromkeys(parse_id(item, "friendIds") for item in raw))
 
 
 def _announce_room(room: ChatRoom, creator: User, members: Iterable[User]) -> None:
@@ -90,6 +83,8 @@ def clean_text(text: Any) -> str:
     trimmed = text.strip()
     if not trimmed:
         raise Invalid("The message is empty.")
+    if not is_storable_text(text):
+        raise Invalid("The message holds a NUL character or a lone surrogate.")
     if len(trimmed) > MAX_MESSAGE_LENGTH:
         raise TooLong(f"A message holds at most {MAX_MESSAGE_LENGTH} characters.")
     return text
@@ -100,6 +95,8 @@ def clean_client_id(client_id: Any) -> str | None:
         return None
     if not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID_LENGTH:
         raise Invalid(f"clientId must be a string of 1 to {MAX_CLIENT_ID_LENGTH} characters.")
+    if not is_storable_text(client_id):
+        raise Invalid("clientId holds a NUL character or a lone surrogate.")
     return client_id
 
 
@@ -121,7 +118,10 @@ def message_send(*, sender: User, room_id: int, text: Any, client_id: Any = None
     try:
         with transaction.atomic():
             message = Message.objects.create(room_id=room_id, sender=sender, text=text, client_id=client_id)
-            ChatRoom.objects.filter(pk=room_id).update(last_message=message, last_activity_at=message.created_at)
+            # Only ever forward: a send that commits after a newer one must not put its older
+            # message back (PostgreSQL re-checks the condition once the row lock is free).
+            older = Q(last_message__isnull=True) | Q(last_message_id__lt=message.pk)
+            ChatRoom.objects.filter(older, pk=room_id).update(last_message=message, last_activity_at=message.created_at)
             # Whoever has the room open has read this message; so has its sender.
             Participant.objects.filter(
                 room_id=room_id, user_id__in={sender.pk, *viewers}, last_read_id__lt=message.pk
@@ -146,16 +146,7 @@ def read_mark(*, user: User, room_id: int, message_id: Any = None) -> int:
     """Move the user's read position forward to `message_id` (default: the newest message)."""
     room = room_for_member(user_id=user.pk, room_id=room_id)
     latest = room.last_message_id or 0
-    if message_id is None:
-        target = latest
-    else:
-        if isinstance(message_id, bool):
-            raise Invalid("messageId must be an id.")
-        try:
-            target = int(message_id)
-        except (TypeError, ValueError):
-            raise Invalid("messageId must be an id.") from None
-        target = min(target, latest)
+    target = latest if message_id is None else min(parse_id(message_id, "messageId", minimum=0), latest)
     Participant.objects.filter(room_id=room.pk, user=user, last_read_id__lt=target).update(last_read_id=target)
     return target
 

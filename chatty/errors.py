@@ -62,3 +62,43 @@ class RateLimited(ChattyError):
     code = "rate_limited"
     status = 429
     default_detail = "Too many requests; slow down."
+
+
+MAX_ID = 2**63 - 1  # ids are 64-bit integers in every database Chatty runs on
+
+
+def parse_id(raw: object, field: str, *, minimum: int = 1) -> int:
+    """An id from outside (JSON number or string of ASCII digits); Invalid for anything else.
+
+    Shared by every edge and the services, so `1.5`, `true`, `"1_0"`, `"٣"` or a number
+    too big for the database are refused alike instead of reaching a query.
+    """
+    if isinstance(raw, bool):
+        raise Invalid(f"{field} must be an id.")
+    if isinstance(raw, str):
+        text = raw.strip()
+        if not (text.isascii() and text.isdigit()) or len(text) > 19:
+            raise Invalid(f"{field} must be an id.")
+        value = int(text)
+    elif isinstance(raw, int):
+        value = raw
+    else:
+        raise Invalid(f"{field} must be an id.")
+    if not minimum <= value <= MAX_ID:
+        raise Invalid(f"{field} must be an id.")
+    return value
+
+
+def is_storable_text(text: str) -> bool:
+    """Whether every database can store this string: no NUL, no lone surrogate.
+
+    JSON allows both (`"\\u0000"`, `"\\ud800"`), Python decodes them, and then PostgreSQL
+    refuses NUL while neither SQLite nor PostgreSQL can encode a lone surrogate as UTF-8.
+    """
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

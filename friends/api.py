@@ -6,8 +6,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from chatty.api import api_view, parse_id
-from chatty.errors import Invalid
+from chatty.api import api_view
+from chatty.errors import Invalid, parse_id
 from friends.selectors import friend_payload, friends_of
 from friends.services import friendship_create, friendship_delete
 from presence.selectors import statuses

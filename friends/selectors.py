@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Value
+from django.db.models.functions import Coalesce, Lower, NullIf
+
 from accounts.models import User
 from friends.models import Friendship
 
@@ -17,9 +20,10 @@ def are_friends(*, user_id: int, other_id: int) -> bool:
 
 
 def friends_of(*, user: User) -> list[User]:
+    """The user's friends by name; deactivated accounts are left out (nobody can reach them)."""
     return list(
-        User.objects.filter(pk__in=Friendship.objects.filter(user=user).values("friend_id")).order_by(
-            "name", "username"
+        User.objects.filter(pk__in=Friendship.objects.filter(user=user).values("friend_id"), is_active=True).order_by(
+            Lower(Coalesce(NullIf("name", Value("")), "username")), "pk"
         )
     )
 

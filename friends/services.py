@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
 
-from accounts.models import User
-from chatty.errors import Conflict, Invalid, NotFound
+from accounts.models import USER_TAG_MAX_LENGTH, User
+from chatty.errors import Conflict, Invalid, NotFound, is_storable_text
 from chatty.realtime import publish_on_commit, user_group
 from friends.models import Friendship
 from friends.selectors import friend_payload
@@ -17,14 +19,21 @@ def friendship_create(*, user: User, friend_tag: str) -> User:
     tag = (friend_tag or "").strip()
     if not tag:
         raise Invalid("friendUserTag is required.")
-    friend = User.objects.filter(user_tag__iexact=tag, is_active=True).first()
+    if len(tag) > USER_TAG_MAX_LENGTH or not is_storable_text(tag):
+        # No tag looks like this (and a database would refuse it in a query).
+        raise NotFound("No one has that user tag.")
+    # Lower() on the column, as the unique index is built, so the lookup uses that index.
+    friend = User.objects.alias(tag_lower=Lower("user_tag")).filter(tag_lower=tag.lower(), is_active=True).first()
     if friend is None:
         raise NotFound("No one has that user tag.")
     if friend.pk == user.pk:
         raise Invalid("That is your own user tag.")
     try:
         with transaction.atomic():
-            Friendship.objects.bulk_create([Friendship(user=user, friend=friend), Friendship(user=friend, friend=user)])
+            # Always the smaller id's row first: two people adding each other at once then
+            # queue on the same index entry (one gets a conflict) instead of deadlocking.
+            low, high = sorted((user, friend), key=lambda u: u.pk)
+            Friendship.objects.bulk_create([Friendship(user=low, friend=high), Friendship(user=high, friend=low)])
             publish_on_commit(
                 user_group(friend.pk),
                 {"type": "friend.added", "friend": friend_payload(user, status_of(user))},
@@ -37,8 +46,15 @@ def friendship_create(*, user: User, friend_tag: str) -> User:
 def friendship_delete(*, user: User, friend_id: int) -> None:
     """End a friendship in both directions."""
     with transaction.atomic():
-        deleted, _ = Friendship.objects.filter(user=user, friend_id=friend_id).delete()
-        if not deleted:
+        # Lock both directions in one order (smaller user id first), as creation inserts
+        # them: two people deleting each other at once queue instead of deadlocking.
+        rows = list(
+            Friendship.objects.select_for_update()
+            .filter(Q(user=user, friend_id=friend_id) | Q(user_id=friend_id, friend=user))
+            .order_by("user_id")
+            .values_list("pk", "user_id")
+        )
+        if not any(owner == user.pk for _, owner in rows):
             raise NotFound("That person is not your friend.")
-        Friendship.objects.filter(user_id=friend_id, friend=user).delete()
+        Friendship.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
         publish_on_commit(user_group(friend_id), {"type": "friend.removed", "user_id": user.pk})

@@ -1,5 +1,6 @@
 import json
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError
 
@@ -19,6 +20,12 @@ class Command(BaseCommand):
         if User.objects.filter(username=username).exists():
             raise CommandError(f"A user named {username!r} already exists.")
         user = User(username=username, name=name or username, picture=picture)
+        try:
+            # The same rules as sign-up: a username people can type, a picture that is a URL.
+            user.full_clean(exclude=["password", "user_tag"])
+        except ValidationError as exc:
+            problems = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
+            raise CommandError(problems) from exc
         if password:
             user.set_password(password)
         else:
