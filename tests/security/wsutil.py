@@ -154,10 +154,9 @@ async def closed_code(comm: WebsocketCommunicator, timeout: float = 3.0) -> int 
     if not connected:
         return code
     while True:
-        try:
-            out = await comm.receive_output(timeout)
-        except TimeoutError:
-            return None
+        if await comm.receive_nothing(timeout):
+            return None  # still open (receive_output's timeout would cancel the app instead)
+        out = await comm.receive_output(1)
         if out["type"] == "websocket.close":
             return out.get("code", 1000)
         if out["type"] == "websocket.send" and out.get("text"):
@@ -169,10 +168,9 @@ async def drain(comm: WebsocketCommunicator, timeout: float = 0.3) -> list[dict[
     """Every JSON frame that arrives within `timeout` of quiet."""
     frames = []
     while True:
-        try:
-            out = await comm.receive_output(timeout)
-        except TimeoutError:
+        if await comm.receive_nothing(timeout):
             return frames
+        out = await comm.receive_output(1)
         if out["type"] == "websocket.close":
             raise ProtocolViolation(f"socket closed with code {out.get('code')}")
         data = parse_server_text(out.get("text"))
