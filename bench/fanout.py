@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import sys
@@ -49,6 +50,8 @@ class Stats:
     delivered: int = 0  # message frames of messages sent in the window
     last_message: int = 0  # lastMessage frames (any time)
     frames: int = 0  # every frame received
+    received_in_window: int = 0  # message frames that arrived in the window, whenever sent
+    acks_in_window: int = 0  # acks that arrived in the window, whenever sent
     errors: Counter = field(default_factory=Counter)
     closed: Counter = field(default_factory=Counter)
     latencies: array = field(default_factory=lambda: array("q"))  # ns, message frames
@@ -82,6 +85,8 @@ async def read_frames(member: Member, stats: Stats) -> None:
                     continue
                 j = raw.find('"', i + 1)
                 sent_at = int(raw[i + 1 : j].rsplit("|", 1)[1])
+                if stats.window_start <= at < stats.window_end:
+                    stats.received_in_window += 1
                 if stats.window_start <= sent_at < stats.window_end:
                     stats.delivered += 1
                     stats.latencies.append(at - sent_at)
@@ -92,6 +97,8 @@ async def read_frames(member: Member, stats: Stats) -> None:
                 i = raw.find('"clientId":"') + 12
                 client_id = raw[i : raw.find('"', i)]
                 sent_at = member.pending.pop(client_id, None)
+                if stats.window_start <= at < stats.window_end:
+                    stats.acks_in_window += 1
                 if sent_at is not None and stats.window_start <= sent_at < stats.window_end:
                     stats.acked += 1
                     stats.ack_latencies.append(at - sent_at)
@@ -223,8 +230,11 @@ async def generate(args: argparse.Namespace, manifest: dict[str, Any], port: int
     meter = common.CpuMeter(server_pid)
     await asyncio.sleep(max(0.0, warm_end - loop.time()))
     meter.start()
+    profiler = common.start_profile(args.profile, server_pid, args.seconds) if args.profile else None
     await asyncio.sleep(max(0.0, end - loop.time()))
     cpu = meter.stop()
+    if profiler is not None:
+        await asyncio.to_thread(common.finish_profile, profiler, args.profile)
     await asyncio.wait_for(asyncio.gather(*senders, return_exceptions=True), 30)
 
     # --- drain ---------------------------------------------------------------------------
@@ -273,6 +283,9 @@ async def generate(args: argparse.Namespace, manifest: dict[str, Any], port: int
         "last_message_frames": stats.last_message,
         "messages_per_second": round(stats.sent / args.seconds, 1),
         "deliveries_per_second": round(stats.delivered / args.seconds, 1),
+        # What the server got through while the window lasted, whenever sent (a backlog too).
+        "throughput_messages_per_second": round(stats.acks_in_window / args.seconds, 1),
+        "throughput_deliveries_per_second": round(stats.received_in_window / args.seconds, 1),
         "latency_ms": {q: round(pct(latencies, q), 2) for q in (50, 95, 99)}
         | {"max": round(max(latencies, default=0), 2)},
         "ack_ms": {q: round(pct(acks, q), 2) for q in (50, 95, 99)} | {"max": round(max(acks, default=0), 2)},
@@ -303,6 +316,8 @@ def report(result: dict[str, Any]) -> str:
         f"  delivered            {result['delivered']} of {result['expected']} expected; lost {result['lost']}",
         f"  deliveries/s         {result['deliveries_per_second']}  "
         f"(and {result['last_message_frames']} lastMessage frames)",
+        f"  served in window     {result['throughput_messages_per_second']} acks/s, "
+        f"{result['throughput_deliveries_per_second']} message frames/s (whenever sent)",
         f"  latency ms           p50 {lat[50]}  p95 {lat[95]}  p99 {lat[99]}  max {lat['max']}",
         f"  ack ms               p50 {ack[50]}  p95 {ack[95]}  p99 {ack[99]}  max {ack['max']}",
         f"  CPU % of a core      server {cpu['server']}  generator {cpu['generator']}  postgres {cpu['postgres']}  "
@@ -313,6 +328,28 @@ def report(result: dict[str, Any]) -> str:
     if result.get("server_errors"):
         lines.append(f"  server log           {result['server_errors'][0][:160]}")
     return "\n".join(lines)
+
+
+def run_benchmark(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str], float | None, Path]:
+    common.fresh_database(args.database)
+    common.flush_redis()
+    manifest = common.seed(
+        args.database,
+        users=args.rooms * args.room_size,
+        rooms=args.rooms,
+        room_size=args.room_size,
+        friends=0,
+        messages=args.messages,
+        manifest=common.DATA / f"{args.database}-manifest.json",
+    )
+    extra = dict(item.split("=", 1) for item in args.server_env)
+    busy_before = common.wait_for_quiet(timeout=args.quiet_wait) if args.quiet_wait else None
+    env = common.server_env(args.database, layer=args.layer, extra=extra)
+    log_path = common.DATA / f"fanout-{args.server}.log"
+    with common.running_server(args.server, env, log_path=log_path, nice=args.nice) as (proc, port):
+        common.pin_self(common.GENERATOR_CORE, args.nice)
+        result = common.run(generate(args, manifest, port, proc.pid))
+    return result, extra, busy_before, log_path
 
 
 def main() -> None:
@@ -331,31 +368,19 @@ def main() -> None:
     parser.add_argument("--connect-concurrency", type=int, default=100)
     parser.add_argument("--sources", type=int, default=1, help="source addresses 127.0.0.1..N")
     parser.add_argument("--client-deflate", action="store_true", help="offer permessage-deflate like a browser")
+    parser.add_argument("--nice", type=int, default=0, help="priority of server and generator (<0: root)")
+    parser.add_argument("--shared-services", action="store_true", help="use the machine's PostgreSQL and Redis")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument("--quiet-wait", type=float, default=60.0, help="wait up to this long for an idle machine")
+    parser.add_argument("--profile", type=Path, help="py-spy the server over the window: FILE.txt (collapsed stacks)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
 
     common.raise_fd_limit(args.rooms * args.room_size * 2 + 1000)
-    common.fresh_database(args.database)
-    common.flush_redis()
-    manifest = common.seed(
-        args.database,
-        users=args.rooms * args.room_size,
-        rooms=args.rooms,
-        room_size=args.room_size,
-        friends=0,
-        messages=args.messages,
-        manifest=common.DATA / f"{args.database}-manifest.json",
-    )
-    extra = dict(item.split("=", 1) for item in args.server_env)
-    busy_before = common.wait_for_quiet(timeout=args.quiet_wait) if args.quiet_wait else None
-    env = common.server_env(args.database, layer=args.layer, extra=extra)
-    log_path = common.DATA / f"fanout-{args.server}.log"
-    with common.running_server(args.server, env, log_path=log_path) as (proc, port):
-        common.pin_self(common.GENERATOR_CORE)
-        result = common.run(generate(args, manifest, port, proc.pid))
+    services = contextlib.nullcontext() if args.shared_services else common.private_services(args.nice)
+    with services:
+        result, extra, busy_before, log_path = run_benchmark(args)
     result["config"] = {
         "server": args.server,
         "layer": args.layer,
@@ -367,6 +392,8 @@ def main() -> None:
         "messages": args.messages,
         "server_env": extra,
         "client_deflate": args.client_deflate,
+        "nice": args.nice,
+        "services": "shared" if args.shared_services else "private",
         "machine_busy_before": busy_before,
         "loadavg": Path("/proc/loadavg").read_text().split()[:3],
     }

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
 from collections import Counter
@@ -91,7 +92,10 @@ async def measure(args: argparse.Namespace, manifest: dict[str, Any], port: int,
     n = min(args.connections, len(users) - 1)
     common.log(f"opening {n} connections")
     t = time.monotonic()
+    profiler = common.start_profile(args.profile_connect, pid, 20) if args.profile_connect else None
     await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(n))), args.connect_timeout)
+    if profiler is not None:
+        await asyncio.to_thread(common.finish_profile, profiler, args.profile_connect)
     connect_seconds = time.monotonic() - t
     common.log(f"{len(held)} open in {connect_seconds:.1f}s; failed {dict(failed)}")
 
@@ -179,8 +183,8 @@ def run_one(server: str, args: argparse.Namespace) -> dict[str, Any]:
     busy_before = common.wait_for_quiet(timeout=args.quiet_wait) if args.quiet_wait else None
     env = common.server_env(args.database, layer=args.layer, extra=dict(e.split("=", 1) for e in args.server_env))
     log_path = common.DATA / f"idle-{server}.log"
-    with common.running_server(server, env, log_path=log_path) as (proc, port):
-        common.pin_self(common.GENERATOR_CORE)
+    with common.running_server(server, env, log_path=log_path, nice=args.nice) as (proc, port):
+        common.pin_self(common.GENERATOR_CORE, args.nice)
         result = common.run(measure(args, manifest, port, proc.pid))
     result["config"] = {
         "server": server,
@@ -189,6 +193,8 @@ def run_one(server: str, args: argparse.Namespace) -> dict[str, Any]:
         "friends": args.friends,
         "room_size": args.room_size,
         "client_deflate": args.client_deflate,
+        "nice": args.nice,
+        "services": "shared" if args.shared_services else "private",
         "machine_busy_before": busy_before,
     }
     result["server_errors"] = common.server_errors(log_path)
@@ -210,16 +216,21 @@ def main() -> None:
     parser.add_argument("--connect-timeout", type=float, default=900.0, help="all connections")
     parser.add_argument("--settle-timeout", type=float, default=120.0)
     parser.add_argument("--quiet-wait", type=float, default=60.0, help="wait up to this long for an idle machine")
+    parser.add_argument("--nice", type=int, default=0, help="priority of server and generator (<0: root)")
+    parser.add_argument("--shared-services", action="store_true", help="use the machine's PostgreSQL and Redis")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--database", default=DATABASE)
+    parser.add_argument("--profile-connect", type=Path, help="py-spy the server's first 20 s of connects: FILE.txt")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
     common.raise_fd_limit(args.connections + 1000)
     results = []
-    for server in args.server or ["daphne"]:
-        result = run_one(server, args)
-        print(report(result), flush=True)
-        results.append(result)
+    services = contextlib.nullcontext() if args.shared_services else common.private_services(args.nice)
+    with services:
+        for server in args.server or ["daphne"]:
+            result = run_one(server, args)
+            print(report(result), flush=True)
+            results.append(result)
     common.write_json(args.json, {"results": results})
 
 

@@ -9,7 +9,8 @@ name proposed for chatty.settings itself. Everything else is the project's own s
   a distinct prefix keeps a benchmark and a concurrent test run apart)
 - BENCH_LAYER_CAPACITY: capacity of the core layer (channels-redis' default is 100)
 - BENCH_CONN_MAX_AGE: override CONN_MAX_AGE (seconds, or `none` for persistent connections)
-  to measure a proposed change without editing chatty/settings.py
+  to measure a proposed change without editing chatty/settings.py; BENCH_CONN_HEALTH_CHECKS=1
+  adds Django's health check (a `SELECT 1` before the first query of every sync_to_async call)
 """
 
 from __future__ import annotations
@@ -45,4 +46,4 @@ if REDIS_URL:
 if os.environ.get("BENCH_CONN_MAX_AGE"):
     _age = os.environ["BENCH_CONN_MAX_AGE"]
     DATABASES["default"]["CONN_MAX_AGE"] = None if _age == "none" else int(_age)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = os.environ.get("BENCH_CONN_HEALTH_CHECKS") == "1"
