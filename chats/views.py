@@ -22,7 +22,7 @@ from chats.pages import room_context, shell_context
 from chats.selectors import room_for_member
 from chats.services import message_send, read_mark, room_create
 from chatty.errors import ChattyError, Invalid, NotFound, NotParticipant, TooLong
-from friends.selectors import friend_ids
+from friends.selectors import friend_ids, friend_payload
 from friends.services import friendship_create
 from presence import services as presence
 from presence.selectors import status_of
@@ -106,6 +106,9 @@ def add_friend(request: HttpRequest) -> HttpResponse:
     if request.headers.get("HX-Request"):
         status = 200 if error is None else 422
         context = {"error": error, "friend": friend, "tag": tag if error else ""}
+        if friend is not None:
+            # The new friend joins this page's own lists too (out of band), as on the other side.
+            context["payload"] = friend_payload(friend, status_of(friend))
         return render(request, "chats/partials/add_friend_result.html", context, status=status)
     if error:
         messages.error(request, error)

@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from accounts.models import User
+from friends.selectors import friend_ids
 from presence.consumers import ChatConsumer
 
 TYPING_SHOWN_FOR = 4.0
@@ -26,6 +27,9 @@ TYPING_SHOWN_FOR = 4.0
 @database_sync_to_async
 def _names(user_ids: list[int]) -> dict[int, str]:
     return {u.pk: u.display_name for u in User.objects.filter(pk__in=user_ids)}
+
+
+_friend_ids = database_sync_to_async(friend_ids)
 
 
 class UiConsumer(ChatConsumer):
@@ -59,8 +63,10 @@ class UiConsumer(ChatConsumer):
         if kind == "getOnlineFriend":
             return {"kind": "presence", "dots": [(frame["userId"], frame["status"])]}
         if kind == "retrieveOnlineFriends":
+            # Every friend's dot: the frame lists only those not offline, the rest turn grey.
             online = frame["friends"]
-            dots = [(str(f), online.get(str(f), {}).get("status", "offline")) for f in self.friend_ids]
+            ids = {str(f) for f in await _friend_ids(user_id=self.user.pk)} | set(online)
+            dots = [(f, online.get(f, {}).get("status", "offline")) for f in sorted(ids)]
             return {"kind": "presence", "dots": dots}
         if kind == "retrieveCurrentUser":
             return {"kind": "me", "my_status": frame["status"]}

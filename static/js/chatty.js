@@ -5,10 +5,16 @@
   "use strict";
   var app = document.getElementById("app");
   if (!app) return;
+  // After a drop, reconnect within seconds: htmx's full jitter, but at most 8 s apart (its own
+  // cap is 64 s, which leaves a page offline for a minute after a server restart).
+  if (window.htmx) {
+    htmx.config.wsReconnectDelay = function (retry) { return Math.random() * Math.min(8000, 1000 * Math.pow(2, retry)); };
+  }
   var t = function (key) { return app.dataset["t" + key.charAt(0).toUpperCase() + key.slice(1)] || key; };
   var roomId = app.dataset.room || "";
   var socket = null;      // htmx's socket wrapper, set when the socket opens
-  var joined = false;
+  var joined = false;      // the room's live stream is joined on the current socket
+  var everJoined = false;  // it was once: from then on the composer stays usable, offline too
   var outbox = {};        // clientId -> {text, timer}
   var SEND_TIMEOUT_MS = 10000;
   var history = document.getElementById("history");
@@ -110,7 +116,8 @@
     if (li) { li.classList.remove("failed"); li.querySelector(".state").textContent = t("sending"); }
     clearTimeout(item.timer);
     item.timer = setTimeout(function () { fail(clientId); }, SEND_TIMEOUT_MS);
-    send({ type: "sendMessage", chatroomId: roomId, message: item.text, clientId: clientId });
+    // Offline, the message waits in the outbox: joining the room again sends it (same clientId).
+    if (joined) send({ type: "sendMessage", chatroomId: roomId, message: item.text, clientId: clientId });
   }
   function fail(clientId) {
     var li = pendingEl(clientId);
@@ -139,7 +146,8 @@
     socket = e.detail.socketWrapper;
     setConn("online");
     if (roomId) {
-      joined = false; setComposerEnabled(false);
+      joined = false;
+      if (!everJoined) setComposerEnabled(false);
       var after = lastMessageId();
       var frame = { type: "connectToRoom", chatroomId: roomId };
       if (after) frame.afterId = String(after);
@@ -147,7 +155,8 @@
     }
   });
   app.addEventListener("htmx:wsClose", function (e) {
-    joined = false; setComposerEnabled(false); setConn("offline");
+    joined = false; setConn("offline");
+    if (!everJoined) setComposerEnabled(false);
     var code = e.detail.event && e.detail.event.code;
     if (code === 4401) { window.location.href = "/login"; }
     else if (code === 4429 || code === 1000) { setTimeout(function () { window.location.reload(); }, 3000); }
@@ -161,7 +170,10 @@
     }
     e.preventDefault();                         // JSON: ours
     var f; try { f = JSON.parse(raw); } catch (err) { return; }
-    if (f.type === "joinedChatroom" && f.chatroomId === roomId) { joined = true; setComposerEnabled(true); Object.keys(outbox).forEach(trySend); }
+    if (f.type === "joinedChatroom" && f.chatroomId === roomId) {
+      joined = true; everJoined = true; setComposerEnabled(true);
+      Object.keys(outbox).forEach(trySend);
+    }
     else if (f.type === "ack") acked(f.clientId, f.messageId);
     else if (f.type === "resync") window.location.reload();
     else if (f.type === "retrieveCurrentUser") {
@@ -230,7 +242,7 @@
       if (joined && Date.now() - lastTyping > 3000) { lastTyping = Date.now(); send({ type: "typing", chatroomId: roomId }); }
     });
     composer.addEventListener("submit", function (e) {
-      if (!socket || !joined) return;           // no socket: the plain form posts
+      if (!socket || !everJoined) return;       // never joined: the plain form posts
       e.preventDefault();
       var text = textarea.value;
       if (!text.trim()) return;
