@@ -89,13 +89,48 @@ def _wait_tcp(port: int, proc: subprocess.Popen, what: str, timeout: float = 60.
 
 
 @contextlib.contextmanager
-def private_services(nice: int = 0) -> Iterator[None]:
+def exclusive(timeout: float = 1800.0) -> Iterator[None]:
+    """One benchmark at a time on this machine (they share ports, databases and cores)."""
+    import fcntl
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    with open(DATA / "bench.lock", "w") as lock:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("another benchmark is still running") from None
+                time.sleep(1.0)
+        yield
+
+
+def _port_free(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        return False
+    return True
+
+
+def priority_prefix(nice: int = 0, realtime: bool = False) -> list[str]:
+    """Command prefix: SCHED_FIFO priority 1 (`realtime`, root) or a nice level."""
+    if realtime:
+        return ["chrt", "-f", "1"]
+    return ["nice", "-n", str(nice)] if nice else []
+
+
+@contextlib.contextmanager
+def private_services(nice: int = 0, realtime: bool = False) -> Iterator[None]:
     """A PostgreSQL cluster and a Redis of the benchmark's own on 127.0.0.1 (ports 5499, 6399),
     at the benchmark's priority: on a machine shared with other work, the shared services'
     queues would otherwise decide the latencies. Same PostgreSQL settings as Debian's cluster
     (fsync and synchronous_commit on, 128 MB shared buffers). Always stopped afterwards."""
     global PG_ADMIN_URL, PG_BASE_URL, REDIS_BASE
-    prio = ["nice", "-n", str(nice)] if nice else []
+    prio = priority_prefix(nice, realtime)
+    for port in (PRIVATE_PG_PORT, PRIVATE_REDIS_PORT):
+        if not _port_free(port):
+            raise RuntimeError(f"127.0.0.1:{port} is taken: is another benchmark running?")
     if not (PRIVATE_PG_DIR / "PG_VERSION").exists():
         PRIVATE_PG_DIR.mkdir(parents=True, exist_ok=True)
         subprocess.run(["chown", "postgres:postgres", str(PRIVATE_PG_DIR)], check=True, timeout=30)
@@ -146,7 +181,7 @@ def private_services(nice: int = 0) -> Iterator[None]:
                 time.sleep(0.2)
         service_pids["postgres"] = pg.pid
         service_pids["redis"] = redis.pid
-        log(f"private PostgreSQL :{PRIVATE_PG_PORT} and Redis :{PRIVATE_REDIS_PORT} (nice {nice})")
+        log(f"private PostgreSQL :{PRIVATE_PG_PORT} and Redis :{PRIVATE_REDIS_PORT} ({' '.join(prio) or 'nice 0'})")
         yield
     finally:
         PG_ADMIN_URL, PG_BASE_URL, REDIS_BASE = saved
@@ -474,6 +509,7 @@ def running_server(
     core: int | None = SERVER_CORE,
     log_path: Path | None = None,
     nice: int = 0,
+    realtime: bool = False,
 ) -> Iterator[tuple[subprocess.Popen, int]]:
     """Start the server pinned to `core` (taskset) in its own process group; always stop it.
     `nice` below 0 (root only) favours it over other work on a shared machine."""
@@ -481,8 +517,7 @@ def running_server(
     command = server_command(kind, port)
     if core is not None:
         command = ["taskset", "-c", str(core), *command]
-    if nice:
-        command = ["nice", "-n", str(nice), *command]
+    command = [*priority_prefix(nice, realtime), *command]
     log_path = log_path or DATA / f"server-{kind}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as out:
@@ -590,10 +625,13 @@ def run(coro):
         return runner.run(coro)
 
 
-def pin_self(core: int = GENERATOR_CORE, nice: int = 0) -> None:
+def pin_self(core: int = GENERATOR_CORE, nice: int = 0, realtime: bool = False) -> None:
     with contextlib.suppress(OSError):
         os.sched_setaffinity(0, {core})
-    if nice:
+    if realtime:
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+    elif nice:
         with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, 0, nice)
 

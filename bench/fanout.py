@@ -346,8 +346,11 @@ def run_benchmark(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, s
     busy_before = common.wait_for_quiet(timeout=args.quiet_wait) if args.quiet_wait else None
     env = common.server_env(args.database, layer=args.layer, extra=extra)
     log_path = common.DATA / f"fanout-{args.server}.log"
-    with common.running_server(args.server, env, log_path=log_path, nice=args.nice) as (proc, port):
-        common.pin_self(common.GENERATOR_CORE, args.nice)
+    with common.running_server(args.server, env, log_path=log_path, nice=args.nice, realtime=args.realtime) as (
+        proc,
+        port,
+    ):
+        common.pin_self(common.GENERATOR_CORE, args.nice, args.realtime)
         result = common.run(generate(args, manifest, port, proc.pid))
     return result, extra, busy_before, log_path
 
@@ -368,6 +371,9 @@ def main() -> None:
     parser.add_argument("--connect-concurrency", type=int, default=100)
     parser.add_argument("--sources", type=int, default=1, help="source addresses 127.0.0.1..N")
     parser.add_argument("--client-deflate", action="store_true", help="offer permessage-deflate like a browser")
+    parser.add_argument(
+        "--realtime", action="store_true", help="SCHED_FIFO for server, generator and private services (root)"
+    )
     parser.add_argument("--nice", type=int, default=0, help="priority of server and generator (<0: root)")
     parser.add_argument("--shared-services", action="store_true", help="use the machine's PostgreSQL and Redis")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE")
@@ -378,8 +384,8 @@ def main() -> None:
     args = parser.parse_args()
 
     common.raise_fd_limit(args.rooms * args.room_size * 2 + 1000)
-    services = contextlib.nullcontext() if args.shared_services else common.private_services(args.nice)
-    with services:
+    services = contextlib.nullcontext() if args.shared_services else common.private_services(args.nice, args.realtime)
+    with common.exclusive(), services:
         result, extra, busy_before, log_path = run_benchmark(args)
     result["config"] = {
         "server": args.server,
@@ -393,6 +399,7 @@ def main() -> None:
         "server_env": extra,
         "client_deflate": args.client_deflate,
         "nice": args.nice,
+        "realtime": args.realtime,
         "services": "shared" if args.shared_services else "private",
         "machine_busy_before": busy_before,
         "loadavg": Path("/proc/loadavg").read_text().split()[:3],

@@ -181,10 +181,11 @@ def run_one(server: str, args: argparse.Namespace) -> dict[str, Any]:
         manifest=common.DATA / f"{args.database}-manifest.json",
     )
     busy_before = common.wait_for_quiet(timeout=args.quiet_wait) if args.quiet_wait else None
-    env = common.server_env(args.database, layer=args.layer, extra=dict(e.split("=", 1) for e in args.server_env))
+    extra = dict(e.split("=", 1) for e in args.server_env)
+    env = common.server_env(args.database, layer=args.layer, extra=extra)
     log_path = common.DATA / f"idle-{server}.log"
-    with common.running_server(server, env, log_path=log_path, nice=args.nice) as (proc, port):
-        common.pin_self(common.GENERATOR_CORE, args.nice)
+    with common.running_server(server, env, log_path=log_path, nice=args.nice, realtime=args.realtime) as (proc, port):
+        common.pin_self(common.GENERATOR_CORE, args.nice, args.realtime)
         result = common.run(measure(args, manifest, port, proc.pid))
     result["config"] = {
         "server": server,
@@ -194,6 +195,8 @@ def run_one(server: str, args: argparse.Namespace) -> dict[str, Any]:
         "room_size": args.room_size,
         "client_deflate": args.client_deflate,
         "nice": args.nice,
+        "realtime": args.realtime,
+        "server_env": extra,
         "services": "shared" if args.shared_services else "private",
         "machine_busy_before": busy_before,
     }
@@ -216,6 +219,9 @@ def main() -> None:
     parser.add_argument("--connect-timeout", type=float, default=900.0, help="all connections")
     parser.add_argument("--settle-timeout", type=float, default=120.0)
     parser.add_argument("--quiet-wait", type=float, default=60.0, help="wait up to this long for an idle machine")
+    parser.add_argument(
+        "--realtime", action="store_true", help="SCHED_FIFO for server, generator and private services (root)"
+    )
     parser.add_argument("--nice", type=int, default=0, help="priority of server and generator (<0: root)")
     parser.add_argument("--shared-services", action="store_true", help="use the machine's PostgreSQL and Redis")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE")
@@ -225,8 +231,8 @@ def main() -> None:
     args = parser.parse_args()
     common.raise_fd_limit(args.connections + 1000)
     results = []
-    services = contextlib.nullcontext() if args.shared_services else common.private_services(args.nice)
-    with services:
+    services = contextlib.nullcontext() if args.shared_services else common.private_services(args.nice, args.realtime)
+    with common.exclusive(), services:
         for server in args.server or ["daphne"]:
             result = run_one(server, args)
             print(report(result), flush=True)

@@ -47,3 +47,30 @@ if os.environ.get("BENCH_CONN_MAX_AGE"):
     _age = os.environ["BENCH_CONN_MAX_AGE"]
     DATABASES["default"]["CONN_MAX_AGE"] = None if _age == "none" else int(_age)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = os.environ.get("BENCH_CONN_HEALTH_CHECKS") == "1"
+
+# BENCH_DB_THREADS=N: an experiment, not a configuration. Channels' database_sync_to_async is
+# thread-sensitive: every database call of every socket of the process runs on one thread.
+# This runs them on a pool of N threads instead (each with its own connection), to measure
+# what parallel database work would give. It changes the order in which concurrent sends to
+# one room publish (see docs/performance.md): lost deliveries are expected with it.
+_db_threads = int(os.environ.get("BENCH_DB_THREADS", "0") or 0)
+if _db_threads:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import channels.db
+
+    _pool = ThreadPoolExecutor(max_workers=_db_threads, thread_name_prefix="bench-db")
+
+    class _PooledDatabaseSyncToAsync(channels.db.DatabaseSyncToAsync):
+        def __init__(self, func, thread_sensitive=True, executor=None, context=None):
+            super().__init__(func, thread_sensitive=False, executor=_pool, context=context)
+
+    channels.db.database_sync_to_async = _PooledDatabaseSyncToAsync
+
+# BENCH_SWITCH_INTERVAL=seconds: an experiment. The event loop and the database thread share
+# one GIL; a database thread woken by a reply waits up to the switch interval (5 ms by default)
+# for the loop to let go of it, once per query.
+if os.environ.get("BENCH_SWITCH_INTERVAL"):
+    import sys
+
+    sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
