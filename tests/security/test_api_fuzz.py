@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 from django.test import Client
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 pytestmark = pytest.mark.django_db
@@ -22,6 +22,7 @@ BODIES_TRIED = {"n": 0, "by_test": {}}
 SETTINGS = {
     "deadline": None,
     "database": None,
+    "phases": [Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking: assertions name the request
     "suppress_health_check": [
         HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,

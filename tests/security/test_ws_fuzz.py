@@ -14,13 +14,14 @@ checks it on its own. Every frame tried is counted; the last test checks the tot
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from .wsutil import (
@@ -37,10 +38,13 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 MAX_FRAME_BYTES = 64 * 1024
 FRAMES_TRIED = {"n": 0, "by_test": {}}
 UNENCODABLE: list[tuple[str, str]] = []  # (frame sent, answer) pairs a real server cannot encode
+CRASHES: list[str] = []  # errors the application logged while handling fuzzed frames
 SETTINGS = {
     "deadline": None,
     "database": None,  # nothing written to .hypothesis/ in the repository
     "derandomize": False,
+    # No shrinking: a failing storm would be replayed for minutes; the assertion names the frame.
+    "phases": [Phase.explicit, Phase.reuse, Phase.generate],
     "suppress_health_check": [
         HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,
@@ -107,7 +111,12 @@ json_values = st.recursive(
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
     max_leaves=12,
 )
-lone_surrogates = st.text(alphabet=st.characters(categories=["Cs"]), min_size=1, max_size=3)
+# Unpaired only: a high surrogate followed by a low one is a valid pair ("\\ud867\\udf28" is
+# one real character), so: low surrogates (never the first of a pair), or one high at the end.
+lone_surrogates = st.one_of(
+    st.text(alphabet=st.characters(min_codepoint=0xDC00, max_codepoint=0xDFFF), min_size=1, max_size=3),
+    st.characters(min_codepoint=0xD800, max_codepoint=0xDBFF),
+)
 
 
 def _hostile_ids(minimum: int) -> st.SearchStrategy:
@@ -141,6 +150,7 @@ hostile_messages = st.one_of(
     st.lists(st.text(max_size=5), max_size=3),
     st.text(alphabet="abcdefxyz<>&\"'", min_size=4001, max_size=4100),
     st.builds(lambda a, b: a + "\x00" + b, st.text(max_size=10), st.text(max_size=10)),
+    st.builds(lambda a, b: a + b, st.text(max_size=5), lone_surrogates),  # "\\ud800": not text
 )
 hostile_client_ids = st.one_of(
     st.sampled_from(["", {"a": 1}, [], ["c1"], {}, 1.5, True, False, "x" * 65, "c\x00"]),
@@ -149,6 +159,7 @@ hostile_client_ids = st.one_of(
     st.text(min_size=65, max_size=200),
     st.floats(),
     st.integers(),
+    lone_surrogates,
 )
 hostile_statuses = st.one_of(
     st.sampled_from(["", "offline", "Online", "ONLINE", " online", "away ", "busy", None, 1, [], {}, True]),
@@ -156,7 +167,11 @@ hostile_statuses = st.one_of(
     json_values,
 ).filter(lambda v: v not in ("online", "away"))
 
-valid_message = st.text(min_size=1, max_size=300).filter(lambda s: s.strip() and "\x00" not in s)
+valid_message = st.one_of(
+    st.text(min_size=1, max_size=300),
+    st.text(alphabet=st.characters(categories=["Cc"]), min_size=1, max_size=20).map(lambda s: "ctl" + s),
+    st.sampled_from(["\x01\x02\x1b[31mred\x7f", "a\u202eb", "\ufeff\u200bz", "x" * 4000, " " * 10 + "y" * 4000]),
+).filter(lambda s: s.strip() and "\x00" not in s)
 valid_client_id = st.uuids().map(lambda u: f"fz-{u}")
 valid_after = st.sampled_from([MISSING, None, 0, "0", Ref("first"), Ref("first", True), 2**62, str(2**63 - 1)])
 
@@ -448,6 +463,27 @@ async def _storm(test: str, world: Any, frames: list[tuple[Any, set[str] | None]
         await storm.close()
 
 
+class _Recorder(logging.Handler):
+    """Errors the consumer logged: a frame that reached its catch-all (an unexpected
+    exception turned into a generic `invalid`), or a publish that failed."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        CRASHES.append(
+            f"{record.name}: {record.getMessage()} ({record.exc_info[1]!r})" if record.exc_info else record.getMessage()
+        )
+
+
+@pytest.fixture(autouse=True)
+def _record_errors():
+    handler = _Recorder(level=logging.ERROR)
+    loggers = [logging.getLogger(name) for name in ("presence.consumers", "presence.ui", "chatty.realtime")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield
+    for logger in loggers:
+        logger.removeHandler(handler)
+
+
 # --- the tests ----------------------------------------------------------------------------
 
 
@@ -670,6 +706,12 @@ def test_zz_unencodable_answers():
         f"{len(UNENCODABLE)} answers cannot be encoded as UTF-8, e.g. frame {UNENCODABLE[0][0]} "
         f"got {UNENCODABLE[0][1]!r}"
     )
+
+
+def test_zz_no_frame_reached_the_catch_all():
+    """Every bad frame is refused by validation, not by an exception the consumer's last
+    `except Exception` turns into a generic error (and a logged traceback)."""
+    assert not CRASHES, f"{len(CRASHES)} frames raised inside the application, e.g. {sorted(set(CRASHES))[:5]}"
 
 
 def test_zz_total_frames():
