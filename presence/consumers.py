@@ -15,7 +15,6 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from accounts.models import User
-from accounts.services import user_set_status
 from chats import selectors as chat_selectors
 from chats import services as chat_services
 from chats.models import CATCH_UP_LIMIT
@@ -33,12 +32,29 @@ MAX_FRAME_BYTES = 64 * 1024
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FLOODING = 4429
 RATE_WINDOW = 10.0
-RATE_LIMITS = {"sendMessage": 50, "typing": 20}  # per user per window, across processes
+# Per user per window, across processes: the frames that write, fan out to every friend, or
+# replay up to CATCH_UP_LIMIT messages.
+RATE_LIMITS = {
+    "sendMessage": 50,
+    "typing": 20,
+    "userOnline": 10,
+    "changeStatus": 10,
+    "connectToRoom": 50,
+    "markRead": 100,
+}
 FLOOD_STRIKES = 20  # rate_limited answers in a row before the socket is closed
 
 
 def dumps(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate the client sent as a JSON escape ("\ud800"), echoed as `ref` or
+            # `clientId`: a text frame must be UTF-8, so send it escaped again.
+            return json.dumps(payload, ensure_ascii=True, separators=(",", ":"))
+    return text
 
 
 def _room_id(frame: dict[str, Any], field: str = "chatroomId") -> int:
@@ -70,11 +86,11 @@ def _optional_id(frame: dict[str, Any], field: str) -> int | None:
 
 
 @database_sync_to_async
-def _load_start(user_id: int) -> tuple[User | None, list[int], list[int]]:
+def _load_start(user_id: int) -> tuple[User | None, list[int]]:
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:
-        return None, [], []
-    return user, friend_ids(user_id=user_id), chat_selectors.room_ids_of(user_id=user_id)
+        return None, []
+    return user, chat_selectors.room_ids_of(user_id=user_id)
 
 
 @database_sync_to_async
@@ -94,7 +110,6 @@ def _join(user: User, room_id: int, after_id: int | None):
 
 _send = database_sync_to_async(chat_services.message_send)
 _mark_read = database_sync_to_async(chat_services.read_mark)
-_set_status = database_sync_to_async(user_set_status)
 _friends_of = database_sync_to_async(presence.friends_of_sync)
 _is_member = database_sync_to_async(chat_selectors.room_for_member)
 
@@ -106,7 +121,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         scope_user = self.scope.get("user")
         user = None
         if scope_user is not None and scope_user.is_authenticated:
-            user, self.friend_ids, room_ids = await _load_start(scope_user.pk)
+            user, room_ids = await _load_start(scope_user.pk)
         if user is None:
             # Accept, then close: clients tell "not signed in" from a network failure.
             await self.accept()
@@ -125,7 +140,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.groups = groups
         await self.accept()
         registry.add(self.channel_name, user.pk)
-        await presence.connection_opened(user=user, conn_id=self.channel_name, friends=self.friend_ids)
+        await presence.connection_opened(user=user, conn_id=self.channel_name, friends_of=_friends_of)
         await self._send_presence_snapshot()
 
     async def disconnect(self, code: int) -> None:
@@ -152,27 +167,26 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.user is None:
             return
-        raw = text_data if text_data is not None else bytes_data
-        if raw is None:
+        if text_data is None:
+            # Every frame is JSON text; a binary frame is refused whatever it holds.
+            await self._error("bad_json", "Frames must be JSON text, not binary.", None)
             return
-        if len(raw) * (4 if text_data is not None else 1) > MAX_FRAME_BYTES:
-            size = len(raw.encode("utf-8", "surrogatepass")) if text_data is not None else len(raw)
-            if size > MAX_FRAME_BYTES:
-                await self._error("too_long", "Frames are limited to 64 KiB.", None)
-                return
+        # A str holds at most 4 bytes of UTF-8 per character: measure only when it may matter.
+        if len(text_data) * 4 > MAX_FRAME_BYTES and len(text_data.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
+            await self._error("too_long", "Frames are limited to 64 KiB.", None)
+            return
         try:
-            frame = json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError):
+            frame = json.loads(text_data)
+        except (ValueError, RecursionError):
             await self._error("bad_json", "The frame is not valid JSON.", None)
             return
-        if not isinstance(frame, dict):
-            await self._error("invalid", "A frame must be a JSON object with a type.", None)
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            await self._error("invalid", "A frame must be a JSON object with a string type.", None)
             return
-        kind = frame.get("type")
-        handler = self.FRAME_HANDLERS.get(kind) if isinstance(kind, str) else None
+        kind = frame["type"]
+        handler = self.FRAME_HANDLERS.get(kind)
         if handler is None:
-            ref = kind if isinstance(kind, str) else None
-            await self._error("unknown_type", "Unknown frame type.", ref)
+            await self._error("unknown_type", "Unknown frame type.", kind)
             return
         client_id = frame.get("clientId") if kind == "sendMessage" else None
         try:
@@ -207,18 +221,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=dumps({"type": "retrieveOnlineFriends", "friends": online}))
 
     async def frame_user_online(self, frame: dict) -> None:
-        await presence.connection_opened(user=self.user, conn_id=self.channel_name, friends=self.friend_ids)
+        await self._limit("userOnline")
+        await presence.connection_opened(user=self.user, conn_id=self.channel_name, friends_of=_friends_of)
         await self._send_presence_snapshot()
 
     async def frame_change_status(self, frame: dict) -> None:
+        await self._limit("changeStatus")
         status = frame.get("status")
         if not isinstance(status, str):
             raise Invalid("status must be 'online' or 'away'.")
-        self.user = await _set_status(user=self.user, status=status)
-        await presence.announce_self(user_id=self.user.pk, status=status)
-        await presence.announce(user_id=self.user.pk, status=status, friends=await _friends_of(self.user.pk))
+        self.user = await presence.status_change(user=self.user, status=status, friends_of=_friends_of)
 
     async def frame_connect_to_room(self, frame: dict) -> None:
+        await self._limit("connectToRoom")
         room_id = _room_id(frame)
         after_id = _optional_id(frame, "afterId")
         # Subscribe first, then read: live events queue up behind this handler and any the
@@ -231,10 +246,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if room_id not in self.rooms:
                 await self.channel_layer.group_discard(group, self.channel_name)
             raise
-        if group not in self.groups:
-            self.groups.append(group)
-        last_sent = max(self.rooms.get(room_id, 0), latest)
-        self.rooms[room_id] = last_sent
+        for joined in (group, members_group(room_id)):
+            # The members group too: a room created after this socket connected (by this
+            # very user, who gets no addedInChatroom) then sends its lastMessage here.
+            if joined not in self.groups:
+                self.groups.append(joined)
+                if joined != group:
+                    await self.channel_layer.group_add(joined, self.channel_name)
+        # Without afterId (or past the replay limit) the client loads what came before through
+        # the API: live from the newest on. After a replay, live events for anything stored
+        # after its read are already queued behind this handler.
+        seen = latest
+        if after_id is not None and not overflow:
+            seen = int(replay[-1]["id"]) if replay else after_id
+        self.rooms[room_id] = max(self.rooms.get(room_id, 0), seen)
         registry.joined(self.channel_name, room_id)
         await get_store().join_room(room_id, self.user.pk, self.channel_name)
         if overflow:
@@ -276,6 +301,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
 
     async def frame_mark_read(self, frame: dict) -> None:
+        await self._limit("markRead")
         room_id = _room_id(frame)
         message_id = _optional_id(frame, "messageId")
         if message_id is None:
@@ -287,9 +313,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         room_id = _room_id(frame)
         if room_id not in self.rooms:
             await _is_member(user_id=self.user.pk, room_id=room_id)
-        await self.channel_layer.group_send(
-            room_group(room_id), {"type": "chat.typing", "room_id": room_id, "user_id": self.user.pk}
-        )
+        await presence.typing(room_id=room_id, user_id=self.user.pk)
 
     async def frame_logout(self, frame: dict) -> None:
         self.closing = True
@@ -346,6 +370,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         await self.send(text_data=dumps({"type": "addedInChatroom", "chatroom": room}))
 
+    async def chat_created(self, event: dict) -> None:
+        """This user created a room: their sockets follow its lastMessage from now on."""
+        group = members_group(int(event["room_id"]))
+        if group not in self.groups:
+            self.groups.append(group)
+            await self.channel_layer.group_add(group, self.channel_name)
+
     async def chat_message_deleted(self, event: dict) -> None:
         await self.send(
             text_data=dumps(
@@ -354,15 +385,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
 
     async def friend_added(self, event: dict) -> None:
-        friend = event["friend"]
-        friend_id = int(friend["userId"])
-        if friend_id not in self.friend_ids:
-            self.friend_ids.append(friend_id)
-        await self.send(text_data=dumps({"type": "addedAsFriend", "friend": friend}))
+        await self.send(text_data=dumps({"type": "addedAsFriend", "friend": event["friend"]}))
 
     async def friend_removed(self, event: dict) -> None:
-        if event["user_id"] in self.friend_ids:
-            self.friend_ids.remove(event["user_id"])
         await self.send(text_data=dumps({"type": "removedAsFriend", "userId": str(event["user_id"])}))
 
     async def presence_changed(self, event: dict) -> None:

@@ -1,7 +1,7 @@
 """This process's share of presence: its live connections, their heartbeat, the sweep.
 
 One background task per process (not one per connection) refreshes every local connection
-record in one pipelined call and sweeps expired records, telling friends of whoever went
+record in one scripted call and sweeps expired records, telling friends of whoever went
 offline — including users whose connections lived on a process that died.
 """
 
@@ -24,14 +24,16 @@ _friends_of = database_sync_to_async(services.friends_of_sync)
 
 
 class Registry:
+    """The connections this process serves: {conn_id: (user_id, joined room ids)}."""
+
     def __init__(self) -> None:
         self.conns: dict[str, tuple[int, set[int]]] = {}
         self._task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def add(self, conn_id: str, user_id: int) -> None:
-        self.conns[conn_id] = (user_id, set())
         self._ensure_task()
+        self.conns[conn_id] = (user_id, set())
 
     def discard(self, conn_id: str) -> None:
         self.conns.pop(conn_id, None)
@@ -46,9 +48,27 @@ class Registry:
 
     def _ensure_task(self) -> None:
         loop = asyncio.get_running_loop()
-        if self._task is None or self._task.done() or self._loop is not loop:
+        if self._loop is not loop:
+            # Connections belong to the loop that serves them; a new loop (a restarted
+            # server, the next test) starts with none.
+            self.conns = {}
             self._loop = loop
+            self._task = None
+        if self._task is None or self._task.done():
             self._task = loop.create_task(self._run())
+
+    async def heartbeat(self) -> None:
+        """Push forward every local connection's record; count again any that lost it."""
+        snapshot = {c: (u, frozenset(rooms)) for c, (u, rooms) in self.conns.items()}
+        missing = await get_store().refresh(snapshot)
+        for conn_id in missing:
+            entry = self.conns.get(conn_id)
+            if entry is None:  # closed meanwhile: its own close handled the record
+                continue
+            user_id, rooms = entry
+            await services.connection_restored(
+                user_id=user_id, conn_id=conn_id, room_ids=frozenset(rooms), friends_of=_friends_of
+            )
 
     async def _run(self) -> None:
         last_beat = time.monotonic()
@@ -57,8 +77,7 @@ class Registry:
             try:
                 if time.monotonic() - last_beat >= HEARTBEAT_INTERVAL:
                     last_beat = time.monotonic()
-                    snapshot = {c: (u, frozenset(rooms)) for c, (u, rooms) in self.conns.items()}
-                    await get_store().refresh(snapshot)
+                    await self.heartbeat()
                 await services.sweep(friends_of=_friends_of)
             except asyncio.CancelledError:
                 raise

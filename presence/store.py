@@ -26,17 +26,28 @@ SWEEP_INTERVAL = 10.0
 
 
 class PresenceStore(Protocol):
+    """Every implementation keeps one rule: whichever call drops a user's last record (an
+    at-once `remove_connection` or a `sweep`) reports the user offline, so each going-offline
+    is reported exactly once, however many processes sweep."""
+
     async def add_connection(self, user_id: int, conn_id: str) -> bool:
-        """Record a live connection; True when the user had no other one (came online)."""
+        """Record a live connection; True when the user had no other live one (came online)."""
 
     async def remove_connection(self, user_id: int, conn_id: str) -> bool:
-        """Forget a connection; True when it was the user's last one (went offline)."""
+        """Forget a connection at once (logout); True when that leaves the user no open connection.
+
+        Connections still in their reconnect grace are dropped with it: they were closed.
+        """
 
     async def expire_connection(self, user_id: int, conn_id: str, after: float) -> None:
-        """Let a closed connection count for `after` more seconds (then a sweep drops it)."""
+        """Mark a closed connection: it counts `after` more seconds (a reload), then a sweep drops it."""
 
-    async def refresh(self, conns: dict[str, tuple[int, frozenset[int]]]) -> None:
-        """Push forward the expiry of these connections ({conn_id: (user_id, joined room ids)})."""
+    async def refresh(self, conns: dict[str, tuple[int, frozenset[int]]]) -> set[str]:
+        """Push forward the expiry of these open connections ({conn_id: (user_id, joined room ids)}).
+
+        Never brings back a record that was removed, expired or closed meanwhile; returns the
+        ids it did not find open, so the caller can re-add the ones it still serves.
+        """
 
     async def join_room(self, room_id: int, user_id: int, conn_id: str) -> None:
         """Note that this connection has the room open (its user reads as messages arrive)."""
@@ -48,19 +59,28 @@ class PresenceStore(Protocol):
         """The users with at least one live connection that has the room open."""
 
     async def online(self, user_ids: list[int]) -> set[int]:
-        """Which of these users have at least one live connection."""
+        """Which of these users have at least one live connection (closing ones count)."""
 
     async def connection_counts(self) -> dict[int, int]:
         """Every connected user with the number of live connections."""
 
     async def sweep(self) -> list[int]:
-        """Drop expired connections; the users that thereby went offline (each reported once)."""
+        """Drop expired records; the users that thereby went offline (each reported once)."""
 
     async def hit(self, key: str, limit: int, window: float) -> bool:
-        """Count one event for `key`; False once more than `limit` fell in this window."""
+        """Count one event for `key`; False once more than `limit` fell in the window that the
+        first counted event opened."""
 
     async def clear(self) -> None:
         """Forget everything (tests and operators)."""
+
+
+class _Conn:
+    __slots__ = ("closing", "expires")
+
+    def __init__(self, expires: float, closing: bool = False) -> None:
+        self.expires = expires
+        self.closing = closing
 
 
 class InProcessStore:
@@ -69,45 +89,60 @@ class InProcessStore:
     def __init__(self, ttl: float = CONNECTION_TTL) -> None:
         self.ttl = ttl
         self._lock = threading.Lock()
-        self._conns: dict[int, dict[str, float]] = defaultdict(dict)
+        self._conns: dict[int, dict[str, _Conn]] = defaultdict(dict)
         self._hits: dict[str, tuple[float, int]] = {}
         self._viewers: dict[int, dict[tuple[int, str], float]] = defaultdict(dict)
 
-    def _alive(self, user_id: int, now: float) -> dict[str, float]:
+    def _alive(self, user_id: int, now: float) -> dict[str, _Conn]:
         conns = self._conns.get(user_id, {})
-        return {c: exp for c, exp in conns.items() if exp > now}
+        return {c: rec for c, rec in conns.items() if rec.expires > now}
 
     async def add_connection(self, user_id: int, conn_id: str) -> bool:
         now = time.monotonic()
         with self._lock:
-            was_online = bool(self._alive(user_id, now))
-            self._conns[user_id][conn_id] = now + self.ttl
-            return not was_online
+            alive = self._alive(user_id, now)
+            # This very connection, if it was closing, reopens and does not count as "before".
+            before = [c for c, rec in alive.items() if c != conn_id or not rec.closing]
+            # Expired records of a user who is back are dropped unreported: nobody went offline.
+            self._conns[user_id] = alive
+            alive[conn_id] = _Conn(now + self.ttl)
+            return not before
 
     async def remove_connection(self, user_id: int, conn_id: str) -> bool:
         now = time.monotonic()
         with self._lock:
             conns = self._conns.get(user_id)
-            if not conns or conns.pop(conn_id, None) is None:
+            if not conns:
                 return False
-            if self._alive(user_id, now):
+            conns.pop(conn_id, None)
+            if any(not rec.closing for rec in self._alive(user_id, now).values()):
                 return False
-            self._conns.pop(user_id, None)
+            del self._conns[user_id]
             return True
 
     async def expire_connection(self, user_id: int, conn_id: str, after: float) -> None:
+        now = time.monotonic()
         with self._lock:
-            conns = self._conns.get(user_id)
-            if conns is not None and conn_id in conns:
-                conns[conn_id] = time.monotonic() + after
+            rec = self._conns.get(user_id, {}).get(conn_id)
+            if rec is not None and rec.expires > now:
+                rec.expires, rec.closing = now + after, True
 
-    async def refresh(self, conns: dict[str, tuple[int, frozenset[int]]]) -> None:
-        expires = time.monotonic() + self.ttl
+    async def refresh(self, conns: dict[str, tuple[int, frozenset[int]]]) -> set[str]:
+        now = time.monotonic()
+        expires = now + self.ttl
+        missing = set()
         with self._lock:
             for conn_id, (user_id, room_ids) in conns.items():
-                self._conns[user_id][conn_id] = expires
+                rec = self._conns.get(user_id, {}).get(conn_id)
+                if rec is None or rec.closing or rec.expires <= now:
+                    missing.add(conn_id)
+                    continue
+                rec.expires = expires
                 for room_id in room_ids:
-                    self._viewers[room_id][(user_id, conn_id)] = expires
+                    viewers = self._viewers.get(room_id)
+                    if viewers is not None and (user_id, conn_id) in viewers:
+                        viewers[(user_id, conn_id)] = expires
+        return missing
 
     async def join_room(self, room_id: int, user_id: int, conn_id: str) -> None:
         with self._lock:
@@ -144,7 +179,7 @@ class InProcessStore:
         with self._lock:
             for uid in list(self._conns):
                 conns = self._conns[uid]
-                expired = [c for c, exp in conns.items() if exp <= now]
+                expired = [c for c, rec in conns.items() if rec.expires <= now]
                 for c in expired:
                     del conns[c]
                 if not conns:
@@ -178,24 +213,69 @@ class InProcessStore:
             self._viewers.clear()
 
 
-# Each user's connections are a sorted set {conn_id: expiry}; `presence:users` holds every
-# user with connections, scored by their latest expiry, so a sweep only visits users whose
-# records may have run out. Scripts keep each transition atomic across processes.
+# Each user's connections are a sorted set {member: expiry}: an open connection's member is
+# its id, a closed one in its reconnect grace is "~" + its id (so a heartbeat that raced the
+# close cannot extend it). `presence:users` holds every user with records, scored by their
+# latest expiry, so a sweep only visits users whose records may have run out. Scripts keep
+# each transition atomic across processes; whichever drops a user's last record reports it.
 _ADD = """
 local now = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZREM', KEYS[1], '~' .. ARGV[1])
 local before = redis.call('ZCARD', KEYS[1])
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[2], 'GT', ARGV[3], ARGV[4])
 return before
 """
 _REMOVE = """
-local removed = redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-local left = redis.call('ZCARD', KEYS[1])
-if left == 0 then redis.call('ZREM', KEYS[2], ARGV[3]) end
-if removed == 1 and left == 0 then return 1 end
-return 0
+local had = redis.call('ZCARD', KEYS[1])
+if had == 0 then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1], '~' .. ARGV[1])
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[2], '+inf')) do
+  if string.sub(m, 1, 1) ~= '~' then
+    local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+    redis.call('ZADD', KEYS[2], top[2], ARGV[3])
+    return 0
+  end
+end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[3])
+return 1
+"""
+_EXPIRE = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score or tonumber(score) <= tonumber(ARGV[2]) then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[3], '~' .. ARGV[1])
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('ZADD', KEYS[2], top[2], ARGV[4])
+return 1
+"""
+# KEYS: users key, then per connection its user key followed by its room keys.
+# ARGV: now, expiry, room-key ttl, then per connection: conn id, user id, number of rooms.
+_REFRESH = """
+local now = tonumber(ARGV[1])
+local exp = ARGV[2]
+local k, a = 2, 4
+local missing = {}
+while a <= #ARGV do
+  local conn, uid, nrooms = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  a = a + 3
+  local score = redis.call('ZSCORE', KEYS[k], conn)
+  if score and tonumber(score) > now then
+    redis.call('ZADD', KEYS[k], exp, conn)
+    redis.call('ZADD', KEYS[1], 'GT', exp, uid)
+    for r = 1, nrooms do
+      if redis.call('ZADD', KEYS[k + r], 'XX', 'CH', exp, uid .. ':' .. conn) == 1 then
+        redis.call('EXPIRE', KEYS[k + r], ARGV[3])
+      end
+    end
+  else
+    table.insert(missing, conn)
+  end
+  k = k + 1 + nrooms
+end
+return missing
 """
 _SWEEP_USER = """
 local removed = redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -209,12 +289,13 @@ local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 redis.call('ZADD', KEYS[2], top[2], ARGV[2])
 return 0
 """
-_EXPIRE = """
-if redis.call('ZADD', KEYS[1], 'XX', 'CH', ARGV[2], ARGV[1]) == 0 then return 0 end
-local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('ZADD', KEYS[2], top[2], ARGV[3])
-return 1
+# A window opens with the first hit and lasts `window` ms (the same rule as in-process).
+_HIT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
 """
+REFRESH_BATCH = 500  # connections per script call: keeps each call short for Redis
 
 
 class RedisStore:
@@ -235,12 +316,20 @@ class RedisStore:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = aioredis.Redis.from_url(self.url, max_connections=64, socket_timeout=5, socket_connect_timeout=5)
+            # A blocking pool waits for a free connection instead of raising
+            # MaxConnectionsError when a thousand sockets connect at once.
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.url, max_connections=64, timeout=10, socket_timeout=5, socket_connect_timeout=5
+            )
+            client = aioredis.Redis.from_pool(pool)
             self._clients[loop] = client
         return client
 
     def _user_key(self, user_id: int) -> str:
         return f"{self.prefix}presence:user:{user_id}"
+
+    def _room_key(self, room_id: int) -> str:
+        return f"{self.prefix}presence:room:{room_id}"
 
     async def add_connection(self, user_id: int, conn_id: str) -> bool:
         now = time.time()
@@ -256,25 +345,24 @@ class RedisStore:
         return int(result) == 1
 
     async def expire_connection(self, user_id: int, conn_id: str, after: float) -> None:
+        now = time.time()
         await self._client().eval(
-            _EXPIRE, 2, self._user_key(user_id), self.users_key, conn_id, time.time() + after, user_id
+            _EXPIRE, 2, self._user_key(user_id), self.users_key, conn_id, now, now + after, user_id
         )
 
-    def _room_key(self, room_id: int) -> str:
-        return f"{self.prefix}presence:room:{room_id}"
-
-    async def refresh(self, conns: dict[str, tuple[int, frozenset[int]]]) -> None:
-        if not conns:
-            return
-        expires = time.time() + self.ttl
-        async with self._client().pipeline(transaction=False) as pipe:
-            for conn_id, (user_id, room_ids) in conns.items():
-                pipe.zadd(self._user_key(user_id), {conn_id: expires})
-                pipe.zadd(self.users_key, {str(user_id): expires}, gt=True)
-                for room_id in room_ids:
-                    pipe.zadd(self._room_key(room_id), {f"{user_id}:{conn_id}": expires})
-                    pipe.expire(self._room_key(room_id), int(self.ttl) + 5)
-            await pipe.execute()
+    async def refresh(self, conns: dict[str, tuple[int, frozenset[int]]]) -> set[str]:
+        missing: set[str] = set()
+        items = list(conns.items())
+        for start in range(0, len(items), REFRESH_BATCH):
+            now = time.time()
+            keys, args = [self.users_key], [now, now + self.ttl, int(self.ttl) + 5]
+            for conn_id, (user_id, room_ids) in items[start : start + REFRESH_BATCH]:
+                keys.append(self._user_key(user_id))
+                keys.extend(self._room_key(r) for r in room_ids)
+                args.extend((conn_id, user_id, len(room_ids)))
+            result = await self._client().eval(_REFRESH, len(keys), *keys, *args)
+            missing.update(m.decode() if isinstance(m, bytes) else m for m in result)
+        return missing
 
     async def join_room(self, room_id: int, user_id: int, conn_id: str) -> None:
         key = self._room_key(room_id)
@@ -326,12 +414,7 @@ class RedisStore:
         return gone
 
     async def hit(self, key: str, limit: int, window: float) -> bool:
-        bucket = int(time.time() // window)
-        name = f"{self.prefix}rate:{key}:{bucket}"
-        async with self._client().pipeline(transaction=False) as pipe:
-            pipe.incr(name)
-            pipe.expire(name, int(window) + 1)
-            count, _ = await pipe.execute()
+        count = await self._client().eval(_HIT, 1, f"{self.prefix}rate:{key}", max(1, int(window * 1000)))
         return int(count) <= limit
 
     async def clear(self) -> None:
@@ -339,6 +422,13 @@ class RedisStore:
         keys = [k async for k in client.scan_iter(match=f"{self.prefix}*", count=1000)]
         if keys:
             await client.delete(*keys)
+
+    async def aclose(self) -> None:
+        """Close this loop's client (tests and short-lived commands)."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.pop(loop, None)
+        if client is not None:
+            await client.aclose()
 
 
 _store: PresenceStore | None = None
