@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
 
+from accounts.models import is_web_url
+
 
 class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
@@ -91,5 +93,5 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         user = super().populate_user(request, sociallogin, data)
         name, picture = profile_from_provider(sociallogin.account.provider, sociallogin.account.extra_data)
         user.name = (name or user.username or "")[:150]
-        user.picture = picture[:500]
+        user.picture = picture[:500] if is_web_url(picture) else ""
         return user

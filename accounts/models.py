@@ -11,6 +11,10 @@ STATUS_OFFLINE = "offline"
 CHOSEN_STATUSES = (STATUS_ONLINE, STATUS_AWAY)
 
 
+def is_web_url(value: str) -> bool:
+    return value.lower().startswith(("https://", "http://"))
+
+
 class User(AbstractUser):
     """A person. `user_tag` (the API's `userTag`) is how friends find each other."""
 
@@ -41,6 +45,11 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.name or self.username
+
+    @property
+    def picture_url(self) -> str:
+        """The picture, if it is a web address; anything else (javascript:, data:) is dropped."""
+        return self.picture if is_web_url(self.picture) else ""
 
     def save(self, *args, **kwargs) -> None:
         # The tag is part of the row's identity from its first insert, whichever path creates

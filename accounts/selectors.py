@@ -10,7 +10,7 @@ def user_payload(user: User, status: str) -> dict[str, Any]:
     return {
         "id": str(user.pk),
         "name": user.display_name,
-        "picture": user.picture,
+        "picture": user.picture_url,
         "status": status,
         "userTag": user.user_tag,
     }

@@ -26,7 +26,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "message": message.text,
         "senderId": str(sender.pk),
         "senderName": sender.display_name,
-        "senderImage": sender.picture,
+        "senderImage": sender.picture_url,
         "timestamp": millis(message.created_at),
     }
 
@@ -37,7 +37,7 @@ def room_title(*, kind: str, members: list[User], viewer_id: int) -> str:
 
 
 def participant_payload(user: User) -> dict[str, Any]:
-    return {"participantId": str(user.pk), "participantPicture": user.picture, "name": user.display_name}
+    return {"participantId": str(user.pk), "participantPicture": user.picture_url, "name": user.display_name}
 
 
 def _unread_subquery() -> Coalesce:

@@ -29,6 +29,8 @@ def _announce_room(room: ChatRoom, creator: User, members: Iterable[User]) -> No
             continue
         summary = room_summary(room_id=room.pk, user=member)
         publish_on_commit(user_group(member.pk), {"type": "chat.added", "chatroom": summary})
+    # The creator's open sockets (other tabs too) follow the new room's lastMessage from now on.
+    publish_on_commit(user_group(creator.pk), {"type": "chat.created", "room_id": room.pk})
 
 
 def room_create(*, creator: User, friend_ids: Any) -> tuple[ChatRoom, bool]:
@@ -117,9 +119,17 @@ def message_send(*, sender: User, room_id: int, text: Any, client_id: Any = None
     viewers = room_viewer_ids(room_id)
     try:
         with transaction.atomic():
+            # One send at a time per room (the room row's lock; SQLite's write lock): ids are
+            # handed out in commit order, and each event names the message before it, so a
+            # socket that sees a gap (events of two processes crossing) fetches what it missed.
+            previous_id = (
+                ChatRoom.objects.select_for_update()
+                .filter(pk=room_id)
+                .values_list("last_message_id", flat=True)
+                .first()
+            )
             message = Message.objects.create(room_id=room_id, sender=sender, text=text, client_id=client_id)
-            # Only ever forward: a send that commits after a newer one must not put its older
-            # message back (PostgreSQL re-checks the condition once the row lock is free).
+            # Only ever forward (a moderator's deletion may have moved it back meanwhile).
             older = Q(last_message__isnull=True) | Q(last_message_id__lt=message.pk)
             ChatRoom.objects.filter(older, pk=room_id).update(last_message=message, last_activity_at=message.created_at)
             # Whoever has the room open has read this message; so has its sender.
@@ -129,7 +139,9 @@ def message_send(*, sender: User, room_id: int, text: Any, client_id: Any = None
             counts = unread_counts(room_id=room_id)
             message.sender = sender
             payload = message_payload(message)
-            publish_on_commit(room_group(room_id), {"type": "chat.message", "message": payload})
+            publish_on_commit(
+                room_group(room_id), {"type": "chat.message", "message": payload, "previous_id": previous_id or 0}
+            )
             publish_on_commit(
                 members_group(room_id),
                 {"type": "chat.last_message", "message": payload, "unread": {str(k): v for k, v in counts.items()}},

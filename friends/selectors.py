@@ -33,7 +33,7 @@ def friend_payload(friend: User, status: str) -> dict[str, Any]:
     return {
         "userId": str(friend.pk),
         "name": friend.display_name,
-        "image": friend.picture,
+        "image": friend.picture_url,
         "userTag": friend.user_tag,
         "status": status,
     }

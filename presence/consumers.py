@@ -108,6 +108,12 @@ def _join(user: User, room_id: int, after_id: int | None):
     return [chat_selectors.message_payload(m) for m in replay], overflow, latest
 
 
+@database_sync_to_async
+def _missed(room_id: int, after_id: int, before_id: int) -> tuple[list[dict], bool]:
+    page, overflow = chat_selectors.messages_after(room_id=room_id, after_id=after_id, limit=CATCH_UP_LIMIT)
+    return [chat_selectors.message_payload(m) for m in page if m.pk < before_id], overflow
+
+
 _send = database_sync_to_async(chat_services.message_send)
 _mark_read = database_sync_to_async(chat_services.read_mark)
 _friends_of = database_sync_to_async(presence.friends_of_sync)
@@ -338,6 +344,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         message_id = int(message["id"])
         if room_id not in self.rooms or message_id <= self.rooms[room_id]:
             return
+        if event.get("previous_id", 0) > self.rooms[room_id]:
+            # An earlier message's event has not arrived (another process published it
+            # later, or the layer dropped it): send it from the database first, in id order.
+            missed, overflow = await _missed(room_id, self.rooms[room_id], message_id)
+            if overflow:
+                self.rooms[room_id] = message_id
+                await self.send(text_data=dumps({"type": "resync", "chatroomId": str(room_id)}))
+                return
+            for earlier in missed:
+                await self.send(text_data=dumps({"type": "message", "chatroomId": str(room_id), "message": earlier}))
         self.rooms[room_id] = message_id
         await self.send(text_data=dumps({"type": "message", "chatroomId": str(room_id), "message": message}))
 

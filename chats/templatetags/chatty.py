@@ -6,6 +6,8 @@ import datetime as dt
 
 from django import template
 
+from accounts.models import is_web_url
+
 register = template.Library()
 
 
@@ -15,6 +17,12 @@ def from_ms(value: int | str | None) -> dt.datetime | None:
     if value in (None, ""):
         return None
     return dt.datetime.fromtimestamp(int(value) / 1000, tz=dt.UTC)
+
+
+@register.filter
+def web_url(value: str | None) -> bool:
+    """Only http(s) pictures become an <img src>."""
+    return is_web_url(value or "")
 
 
 @register.filter

@@ -59,7 +59,10 @@ def test_one_friend_gives_the_direct_room_once(people, published):
     assert created is True
     assert room.kind == "direct"
     assert members(room) == {alice.pk, bob.pk}
-    assert [(g, e["type"]) for g, e in events] == [(f"user.{bob.pk}", "chat.added")]
+    assert [(g, e["type"]) for g, e in events] == [
+        (f"user.{bob.pk}", "chat.added"),
+        (f"user.{alice.pk}", "chat.created"),
+    ]
 
     with published() as events:
         again, created = room_create(creator=alice, friend_ids=[str(bob.pk)])
@@ -74,7 +77,8 @@ def test_the_added_event_carries_the_summary_from_the_receivers_side(people, pub
     alice, bob = people("Alice", "Bob")
     with published() as events:
         room, _ = room_create(creator=alice, friend_ids=[bob.pk])
-    [(group, event)] = events
+    [(group, event), (creator_group, created)] = events
+    assert (creator_group, created) == (f"user.{alice.pk}", {"type": "chat.created", "room_id": room.pk})
     assert group == f"user.{bob.pk}"
     summary = event["chatroom"]
     assert summary["id"] == str(room.pk)
@@ -92,9 +96,11 @@ def test_two_or_more_friends_make_a_new_group_each_time(people, published):
     assert created is True
     assert first.kind == "group"
     assert members(first) == {alice.pk, bob.pk, carol.pk}
-    titles = {group: event["chatroom"]["title"] for group, event in events}
+    titles = {group: event["chatroom"]["title"] for group, event in events if event["type"] == "chat.added"}
     assert titles == {f"user.{bob.pk}": "Alice, Carol", f"user.{carol.pk}": "Alice, Bob"}
-    assert all(event["type"] == "chat.added" for _, event in events)
+    assert [event for _, event in events if event["type"] != "chat.added"] == [
+        {"type": "chat.created", "room_id": first.pk}
+    ]
 
     second, created = room_create(creator=alice, friend_ids=[carol.pk, bob.pk])
     assert created is True
@@ -168,7 +174,7 @@ def test_concurrent_direct_room_creation_gives_one_room(people, who):
     assert sorted(created for _, created in results) == [False, True]
     assert ChatRoom.objects.count() == 1
     assert Participant.objects.count() == 2
-    assert [e["type"] for _, e in events] == ["chat.added"]
+    assert sorted(e["type"] for _, e in events) == ["chat.added", "chat.created"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -288,7 +294,7 @@ def test_the_same_client_id_sent_twice_at_once_stores_once(people, room):
 def test_send_publishes_the_message_and_everyones_unread_count(people, room, published):
     alice, bob, carol = people("Alice", "Bob", "Carol")
     r = room(alice, bob, carol)
-    message_send(sender=bob, room_id=r.pk, text="earlier")
+    earlier, _ = message_send(sender=bob, room_id=r.pk, text="earlier")
     with published() as events:
         message, _ = message_send(sender=alice, room_id=r.pk, text="hello")
     payload = {
@@ -301,7 +307,8 @@ def test_send_publishes_the_message_and_everyones_unread_count(people, room, pub
         "timestamp": int(message.created_at.timestamp() * 1000),
     }
     assert events == [
-        (f"room.{r.pk}", {"type": "chat.message", "message": payload}),
+        # The event names the message before it, so a socket can tell when one went missing.
+        (f"room.{r.pk}", {"type": "chat.message", "message": payload, "previous_id": earlier.pk}),
         (
             f"members.{r.pk}",
             {
