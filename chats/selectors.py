@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from accounts.models import User
+from accounts.models import User, is_web_url
 from chats.models import CATCH_UP_LIMIT, HISTORY_DEFAULT_LIMIT, ChatRoom, Message, Participant
 from chatty.errors import Invalid, NotFound, NotParticipant, parse_id
 
@@ -31,12 +32,12 @@ def message_payload(message: Message) -> dict[str, Any]:
     }
 
 
-def room_title(*, kind: str, members: list[User], viewer_id: int) -> str:
+def room_title(*, kind: str, members: list[Any], viewer_id: int) -> str:
     others = [m.display_name for m in members if m.pk != viewer_id]
     return ", ".join(others) if others else "(just you)"
 
 
-def participant_payload(user: User) -> dict[str, Any]:
+def participant_payload(user: Any) -> dict[str, Any]:
     return {"participantId": str(user.pk), "participantPicture": user.picture_url, "name": user.display_name}
 
 
@@ -53,14 +54,47 @@ def _unread_subquery() -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-def _members_by_room(room_ids: list[int]) -> dict[int, list[User]]:
-    members: dict[int, list[User]] = defaultdict(list)
-    for p in Participant.objects.filter(room_id__in=room_ids).select_related("user").order_by("id"):
-        members[p.room_id].append(p.user)
+@dataclass(frozen=True, slots=True)
+class Member:
+    """What a room shows of a participant; plain values, because building full User objects
+    for every member of every room was most of chat_list's time."""
+
+    pk: int
+    display_name: str
+    picture_url: str
+    chosen_status: str
+
+
+def _members_by_room(room_ids: list[int]) -> dict[int, list[Member]]:
+    members: dict[int, list[Member]] = defaultdict(list)
+    rows = (
+        Participant.objects.filter(room_id__in=room_ids)
+        .order_by("id")
+        .values_list("room_id", "user_id", "user__name", "user__username", "user__picture", "user__chosen_status")
+    )
+    for room_id, user_id, name, username, picture, status in rows:
+        members[room_id].append(Member(user_id, name or username, picture if is_web_url(picture) else "", status))
     return members
 
 
-def _summary(room: ChatRoom, members: list[User], viewer_id: int, unread: int) -> dict[str, Any]:
+# A room row of the chat list: only the columns its summary shows.
+_SUMMARY_COLUMNS = (
+    "room_id",
+    "user_id",
+    "last_read_id",
+    "room__kind",
+    "room__created_at",
+    "room__last_activity_at",
+    "room__last_message__room_id",
+    "room__last_message__text",
+    "room__last_message__created_at",
+    "room__last_message__sender__username",
+    "room__last_message__sender__name",
+    "room__last_message__sender__picture",
+)
+
+
+def _summary(room: ChatRoom, members: list[Member], viewer_id: int, unread: int) -> dict[str, Any]:
     last = room.last_message
     return {
         "id": str(room.pk),
@@ -78,6 +112,7 @@ def chat_list(*, user: User) -> list[dict[str, Any]]:
     parts = list(
         Participant.objects.filter(user=user)
         .select_related("room", "room__last_message", "room__last_message__sender")
+        .only(*_SUMMARY_COLUMNS)
         .annotate(unread=_unread_subquery())
         .order_by("-room__last_activity_at", "-room_id")
     )
@@ -109,7 +144,7 @@ def room_for_member(*, user_id: int, room_id: Any) -> ChatRoom:
     return room
 
 
-def room_members(*, room_id: int) -> list[User]:
+def room_members(*, room_id: int) -> list[Member]:
     return _members_by_room([room_id])[room_id]
 
 
@@ -117,10 +152,13 @@ def history(
     *, room_id: int, before: int | None = None, limit: int = HISTORY_DEFAULT_LIMIT
 ) -> tuple[list[Message], bool]:
     """A page of messages, oldest to newest: the newest page, or the one before `before`."""
-    qs = Message.objects.filter(room_id=room_id)
+    ids = Message.objects.filter(room_id=room_id)
     if before is not None:
-        qs = qs.filter(id__lt=before)
-    page = list(qs.select_related("sender").order_by("-id")[: limit + 1])
+        ids = ids.filter(id__lt=before)
+    # Ids first, from the (room, id) index alone: asking for whole rows ordered by id let
+    # PostgreSQL walk the primary key backwards through every newer message of other rooms.
+    ids = ids.order_by("-id").values("id")[: limit + 1]
+    page = list(Message.objects.filter(id__in=ids).select_related("sender").order_by("-id"))
     has_more = len(page) > limit
     page = page[:limit]
     page.reverse()
