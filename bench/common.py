@@ -561,10 +561,12 @@ def server_errors(log_path: Path, limit: int = 5) -> list[str]:
 
 
 def start_profile(path: Path, pid: int, seconds: float) -> subprocess.Popen:
-    """py-spy record of `pid` (and its children) for `seconds`, as collapsed stacks (root needed)."""
+    """py-spy record of `pid` (and its children) for `seconds`, as collapsed stacks (root needed):
+    wall-clock samples of every thread, waiting included (read them with bench/profile_summary.py)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     command = [str(VENV_BIN / "py-spy"), "record", "--pid", str(pid), "--duration", str(max(1, int(seconds)))]
-    command += ["--rate", "200", "--nonblocking", "--subprocesses", "--format", "raw", "--output", str(path)]
+    command += ["--rate", "200", "--nonblocking", "--subprocesses", "--idle", "--threads"]
+    command += ["--format", "raw", "--output", str(path)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
@@ -575,26 +577,6 @@ def finish_profile(proc: subprocess.Popen, path: Path) -> None:
         stop_process(proc)
     if path.exists():
         log(f"profile: {path}")
-
-
-def summarize_profile(path: Path, *, top: int = 25, match: str = "") -> list[str]:
-    """Inclusive share of samples per function (file:function) from py-spy's collapsed stacks."""
-    inclusive: dict[str, int] = {}
-    total = 0
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
-        total += n
-        seen = set()
-        for frame in stack.split(";"):
-            name = frame.split(" (", 1)[0] + (" " + frame.rsplit("(", 1)[1].split(":")[0] if "(" in frame else "")
-            if name not in seen and match in name:
-                seen.add(name)
-                inclusive[name] = inclusive.get(name, 0) + n
-    ranked = sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]
-    return [f"{100.0 * n / total:5.1f}%  {name}" for name, n in ranked] if total else []
 
 
 # --- figures ----------------------------------------------------------------------------------

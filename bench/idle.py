@@ -114,9 +114,13 @@ async def measure(args: argparse.Namespace, manifest: dict[str, Any], port: int,
 
     meter = common.CpuMeter(pid)
     meter.start()
+    profiler = common.start_profile(args.profile_idle, pid, args.idle_seconds) if args.profile_idle else None
     await asyncio.sleep(args.idle_seconds)
     cpu = meter.stop()
+    if profiler is not None:
+        await asyncio.to_thread(common.finish_profile, profiler, args.profile_idle)
     still_open = sum(1 for ws, _ in held if ws.close_code is None)
+    closed_early = {k: v for k, v in state["closed"].items() if k != "closed 1000"}
 
     async def close(ws: Any) -> None:
         try:
@@ -144,7 +148,7 @@ async def measure(args: argparse.Namespace, manifest: dict[str, Any], port: int,
         "idle_cpu_percent": round(cpu["server"], 2),
         "cpu_percent": {k: round(v, 1) for k, v in cpu.items() if k != "seconds"},
         "still_open": still_open,
-        "closed_early": {k: v for k, v in state["closed"].items() if k != "closed 1000"},
+        "closed_early": closed_early,
     }
 
 
@@ -227,6 +231,7 @@ def main() -> None:
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument("--profile-connect", type=Path, help="py-spy the server's first 20 s of connects: FILE.txt")
+    parser.add_argument("--profile-idle", type=Path, help="py-spy the server over the idle window: FILE.txt")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
     common.raise_fd_limit(args.connections + 1000)
