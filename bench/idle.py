@@ -63,7 +63,9 @@ async def hold(url: str, token: str, source: str, args: argparse.Namespace, stat
     return ws, asyncio.create_task(read())
 
 
-async def measure(args: argparse.Namespace, manifest: dict[str, Any], port: int, pid: int) -> dict[str, Any]:
+async def measure(
+    args: argparse.Namespace, manifest: dict[str, Any], port: int, pid: int, server: str
+) -> dict[str, Any]:
     url = f"ws://127.0.0.1:{port}/ws/"
     users = manifest["users"]
     state: dict[str, Any] = {"frames": 0, "closed": Counter()}
@@ -92,10 +94,13 @@ async def measure(args: argparse.Namespace, manifest: dict[str, Any], port: int,
     n = min(args.connections, len(users) - 1)
     common.log(f"opening {n} connections")
     t = time.monotonic()
-    profiler = common.start_profile(args.profile_connect, pid, 20) if args.profile_connect else None
+    connect_profile = (
+        args.profile_connect.with_suffix(f".{server}{args.profile_connect.suffix}") if args.profile_connect else None
+    )
+    profiler = common.start_profile(connect_profile, pid, 20) if connect_profile else None
     await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(n))), args.connect_timeout)
     if profiler is not None:
-        await asyncio.to_thread(common.finish_profile, profiler, args.profile_connect)
+        await asyncio.to_thread(common.finish_profile, profiler, connect_profile)
     connect_seconds = time.monotonic() - t
     common.log(f"{len(held)} open in {connect_seconds:.1f}s; failed {dict(failed)}")
 
@@ -114,11 +119,12 @@ async def measure(args: argparse.Namespace, manifest: dict[str, Any], port: int,
 
     meter = common.CpuMeter(pid)
     meter.start()
-    profiler = common.start_profile(args.profile_idle, pid, args.idle_seconds) if args.profile_idle else None
+    idle_profile = args.profile_idle.with_suffix(f".{server}{args.profile_idle.suffix}") if args.profile_idle else None
+    profiler = common.start_profile(idle_profile, pid, args.idle_seconds) if idle_profile else None
     await asyncio.sleep(args.idle_seconds)
     cpu = meter.stop()
     if profiler is not None:
-        await asyncio.to_thread(common.finish_profile, profiler, args.profile_idle)
+        await asyncio.to_thread(common.finish_profile, profiler, idle_profile)
     still_open = sum(1 for ws, _ in held if ws.close_code is None)
     closed_early = {k: v for k, v in state["closed"].items() if k != "closed 1000"}
 
@@ -190,7 +196,7 @@ def run_one(server: str, args: argparse.Namespace) -> dict[str, Any]:
     log_path = common.DATA / f"idle-{server}.log"
     with common.running_server(server, env, log_path=log_path, nice=args.nice, realtime=args.realtime) as (proc, port):
         common.pin_self(common.GENERATOR_CORE, args.nice, args.realtime)
-        result = common.run(measure(args, manifest, port, proc.pid))
+        result = common.run(measure(args, manifest, port, proc.pid, server))
     result["config"] = {
         "server": server,
         "layer": args.layer,

@@ -74,3 +74,14 @@ if os.environ.get("BENCH_SWITCH_INTERVAL"):
     import sys
 
     sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
+
+# BENCH_DB_POOL=N: psycopg's connection pool (Django >= 5.1, package psycopg-pool) of at most N
+# connections, CONN_MAX_AGE 0: what Django's documentation advises under ASGI instead of
+# persistent connections. Measures proposal 1 of docs/performance.md.
+if os.environ.get("BENCH_DB_POOL"):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": int(os.environ["BENCH_DB_POOL"]),
+        "timeout": 10,
+    }
