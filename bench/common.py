@@ -439,7 +439,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def server_command(kind: str, port: int) -> list[str]:
+def server_command(kind: str, port: int, *, deflate: bool = False) -> list[str]:
+    """The server's command line; `deflate` turns uvicorn's permessage-deflate on (its default,
+    which the benchmarks otherwise turn off)."""
     app = "chatty.asgi:application"
     if kind == "daphne":
         return [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "-v", "0", app]
@@ -456,7 +458,7 @@ def server_command(kind: str, port: int) -> list[str]:
             "--http",
             "httptools",
             "--ws-per-message-deflate",
-            "false",
+            "true" if deflate else "false",
             "--lifespan",
             "off",
             "--no-access-log",
@@ -510,11 +512,12 @@ def running_server(
     log_path: Path | None = None,
     nice: int = 0,
     realtime: bool = False,
+    deflate: bool = False,
 ) -> Iterator[tuple[subprocess.Popen, int]]:
     """Start the server pinned to `core` (taskset) in its own process group; always stop it.
     `nice` below 0 (root only) favours it over other work on a shared machine."""
     port = free_port()
-    command = server_command(kind, port)
+    command = server_command(kind, port, deflate=deflate)
     if core is not None:
         command = ["taskset", "-c", str(core), *command]
     command = [*priority_prefix(nice, realtime), *command]

@@ -12,7 +12,8 @@ of the connect storm are over, reads RSS again and reports (after - before) / N,
 the server's CPU over `--idle-seconds` of idleness (/proc/<pid>/stat: % of one core).
 The connections answer pings (the websockets client does) and send nothing themselves.
 
-uvicorn runs with uvloop, httptools and `--ws-per-message-deflate false`; the client offers
+uvicorn runs with uvloop, httptools and `--ws-per-message-deflate false` (`--server-deflate`:
+its default, on, to see what deflate costs); the client offers
 permessage-deflate as browsers do (`--no-client-deflate` to offer none). Source addresses
 127.0.0.1..N (`--sources`) spread the connections over more ephemeral ports when needed.
 It prints figures and asserts nothing.
@@ -164,7 +165,8 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"idle: {c['server']} / {c['layer']} layer / {result['connections']} connections "
-            f"(client deflate {'on' if c['client_deflate'] else 'off'})",
+            f"(client deflate {'on' if c['client_deflate'] else 'off'}"
+            f"{', uvicorn deflate on' if c.get('server_deflate') else ''})",
             f"  connect              {result['connect_seconds']}s ({result['connects_per_second']}/s), "
             f"failed {result['connect_failed'] or 0}; settle {result['settle_seconds']}s, "
             f"{result['frames_during_connect']} presence frames",
@@ -194,7 +196,9 @@ def run_one(server: str, args: argparse.Namespace) -> dict[str, Any]:
     extra = dict(e.split("=", 1) for e in args.server_env)
     env = common.server_env(args.database, layer=args.layer, extra=extra)
     log_path = common.DATA / f"idle-{server}.log"
-    with common.running_server(server, env, log_path=log_path, nice=args.nice, realtime=args.realtime) as (proc, port):
+    with common.running_server(
+        server, env, log_path=log_path, nice=args.nice, realtime=args.realtime, deflate=args.server_deflate
+    ) as (proc, port):
         common.pin_self(common.GENERATOR_CORE, args.nice, args.realtime)
         result = common.run(measure(args, manifest, port, proc.pid, server))
     result["config"] = {
@@ -204,6 +208,7 @@ def run_one(server: str, args: argparse.Namespace) -> dict[str, Any]:
         "friends": args.friends,
         "room_size": args.room_size,
         "client_deflate": args.client_deflate,
+        "server_deflate": args.server_deflate,
         "nice": args.nice,
         "realtime": args.realtime,
         "server_env": extra,
@@ -222,6 +227,7 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=20.0)
     parser.add_argument("--friends", type=int, default=10, help="friends per user (seed_demo)")
     parser.add_argument("--room-size", type=int, default=5, help="every user is in one room of this size")
+    parser.add_argument("--server-deflate", action="store_true", help="uvicorn: permessage-deflate on (its default)")
     parser.add_argument("--no-client-deflate", dest="client_deflate", action="store_false")
     parser.add_argument("--sources", type=int, default=1, help="source addresses 127.0.0.1..N")
     parser.add_argument("--connect-concurrency", type=int, default=20)
