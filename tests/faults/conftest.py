@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
 
-from tests.faults.services import PrivateRedis
+from tests.faults.services import PrivatePostgres, PrivateRedis
 from tests.multiprocess.conftest import pytest_runtest_makereport, require_postgres_and_redis
-from tests.multiprocess.servers import ServerFailed, ServerProcess, postgres_url, start_servers
+from tests.multiprocess.servers import BASE_DIR, ServerFailed, ServerProcess, postgres_url, start_servers
 
 __all__ = ["pytest_runtest_makereport"]
 
@@ -50,6 +52,53 @@ def server_on_private_redis(request: pytest.FixtureRequest, transactional_db, pr
         start_servers([server])
     except ServerFailed as exc:
         pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+        reports = [getattr(request.node, f"rep_{when}", None) for when in ("setup", "call")]
+        if not any(report is not None and report.failed for report in reports):
+            server.remove_log()
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL cluster of this test's own, with a migrated `chatty` database."""
+    require_postgres_and_redis()
+    cluster = PrivatePostgres()
+    try:
+        cluster.init()
+        cluster.start()
+        import psycopg
+
+        with psycopg.connect(cluster.url(), autocommit=True, connect_timeout=5) as conn:
+            conn.execute("CREATE DATABASE chatty")
+        env = server_env(cluster.url("chatty"), "")
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+            cwd=BASE_DIR,
+            env=env,
+            check=True,
+            timeout=120,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture
+def server_on_private_postgres(
+    request: pytest.FixtureRequest, private_postgres: PrivatePostgres, private_redis: PrivateRedis
+) -> Iterator[ServerProcess]:
+    """One daphne process on the private cluster's `chatty` database and the private Redis."""
+    server = ServerProcess("S", server_env(private_postgres.url("chatty"), private_redis.url))
+    request.node.chatty_servers = [server]
+    try:
+        start_servers([server])
+    except ServerFailed as exc:
+        pytest.fail(f"{exc}\n--- private PostgreSQL:\n{private_postgres.output()}", pytrace=False)
     try:
         yield server
     finally:
