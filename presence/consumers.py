@@ -18,7 +18,7 @@ from accounts.models import User
 from chats import selectors as chat_selectors
 from chats import services as chat_services
 from chats.models import CATCH_UP_LIMIT
-from chatty.errors import ChattyError, Invalid, RateLimited
+from chatty.errors import ChattyError, Invalid, RateLimited, parse_id
 from chatty.realtime import members_group, room_group, session_group, user_group
 from friends.selectors import friend_ids
 from presence import services as presence
@@ -57,32 +57,14 @@ def dumps(payload: dict[str, Any]) -> str:
     return text
 
 
-def _room_id(frame: dict[str, Any], field: str = "chatroomId") -> int:
-    raw = frame.get(field)
-    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
-        raise Invalid(f"{field} must be an id.")
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid(f"{field} must be an id.") from None
-    if not 0 < value < 2**63:
-        raise Invalid(f"{field} must be an id.")
-    return value
+def _room_id(frame: dict[str, Any]) -> int:
+    return parse_id(frame.get("chatroomId"), "chatroomId")
 
 
 def _optional_id(frame: dict[str, Any], field: str) -> int | None:
-    if frame.get(field) is None:
-        return None
-    raw = frame[field]
-    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
-        raise Invalid(f"{field} must be an id.")
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid(f"{field} must be an id.") from None
-    if not 0 <= value < 2**63:
-        raise Invalid(f"{field} must be an id.")
-    return value
+    """An id that may be left out (`afterId`, and `messageId` checked by its handler); 0 allowed."""
+    raw = frame.get(field)
+    return None if raw is None else parse_id(raw, field, minimum=0)
 
 
 @database_sync_to_async

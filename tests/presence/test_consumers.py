@@ -1093,3 +1093,14 @@ async def test_a_socket_that_sees_a_gap_sends_the_missed_message_first_in_id_ord
         f"room.{room.pk}", {"type": "chat.message", "message": late, "previous_id": first.pk}
     )
     await nothing(alice_ws)
+
+
+async def test_frame_ids_are_parsed_like_api_ids(users, connect):
+    """`1_0`, non-ASCII digits and fractions are not ids on the socket either."""
+    (alice,) = await users("Alice")
+    alice_ws, _ = await connect(alice)
+    for bad in ("1_0", "٣", 1.5, " ", "-1"):
+        await alice_ws.send_json_to({"type": "connectToRoom", "chatroomId": bad})
+        error(await recv(alice_ws), "invalid", "connectToRoom")
+        await alice_ws.send_json_to({"type": "connectToRoom", "chatroomId": "1", "afterId": bad})
+        error(await recv(alice_ws), "invalid", "connectToRoom")
