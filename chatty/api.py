@@ -66,10 +66,8 @@ class ApiErrorMiddleware:
             return error_response(413)
         response = self.get_response(request)
         if response.status_code >= 400 and not _is_json(response):
-            detail = None
-            if response.status_code == 403 and getattr(request, "_chatty_csrf_failed", False):
-                detail = "CSRF token missing or incorrect."
-            return error_response(response.status_code, detail=detail)
+            # CSRF failures already answer JSON (csrf_failure); anything else HTML becomes JSON here.
+            return error_response(response.status_code)
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
