@@ -72,6 +72,7 @@ class Registry:
 
     async def _run(self) -> None:
         last_beat = time.monotonic()
+        task = asyncio.current_task()
         while True:
             await asyncio.sleep(SWEEP_EVERY)
             try:
@@ -82,6 +83,11 @@ class Registry:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if task is not None and task.cancelling():
+                    # Python 3.11's asyncio.timeout (used by redis-py) can turn a
+                    # cancellation that meets an expiring timeout into TimeoutError;
+                    # looping on would keep a shutting-down loop alive forever.
+                    raise asyncio.CancelledError from None
                 # Redis away for a moment: try again on the next tick.
                 logger.warning("presence heartbeat failed", exc_info=True)
 
