@@ -128,6 +128,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Seconds a websocket frame may wait for a client that stopped reading before it is cut off.
+CHATTY_SLOW_CLIENT_SECONDS = float(os.environ.get("CHATTY_SLOW_CLIENT_SECONDS", "10"))
 
 # channels-redis' pub/sub layer by default: measured as fast as the core layer at half the
 # Redis CPU (docs/performance.md), and a dropped event never loses a stored message (clients

@@ -7,12 +7,15 @@ field of a frame.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from accounts.models import User
 from chats import selectors as chat_selectors
@@ -43,6 +46,11 @@ RATE_LIMITS = {
     "markRead": 100,
 }
 FLOOD_STRIKES = 20  # rate_limited answers in a row before the socket is closed
+# A frame the client has not taken after this long (its socket buffers are full: it stopped
+# reading) cuts the connection: what queues up for it meanwhile is bounded, the others in
+# its rooms are not held up, and it catches up with `afterId` when it comes back. Only
+# servers that apply backpressure to `send` (uvicorn) can tell; daphne buffers everything.
+SLOW_CLIENT_SECONDS = getattr(settings, "CHATTY_SLOW_CLIENT_SECONDS", 10.0)
 
 
 def dumps(payload: dict[str, Any]) -> str:
@@ -187,9 +195,28 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await self.close(code=CLOSE_FLOODING)
         except ChattyError as exc:
             await self._error(exc.code, exc.detail, kind, client_id)
+        except StopConsumer:
+            raise
         except Exception:
             logger.exception("frame %s failed", kind)
             await self._error("invalid", "The frame could not be handled; try again.", kind, client_id)
+
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        timeout = asyncio.timeout(SLOW_CLIENT_SECONDS)
+        try:
+            async with timeout:
+                await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except TimeoutError:
+            if not timeout.expired():
+                raise
+            await self._cut_off()
+
+    async def _cut_off(self) -> None:
+        """The client stopped reading: leave every group, release presence as for a lost
+        connection (friends see it go after the reconnect grace), and end the consumer; the
+        server then drops the socket (no close frame can get through a full buffer)."""
+        logger.warning("cutting off a client that stopped reading (user %s)", self.user.pk if self.user else None)
+        await self.websocket_disconnect({"type": "websocket.disconnect", "code": 1006})
 
     async def _error(self, code: str, detail: str, ref: str | None, client_id: Any = None) -> None:
         frame: dict[str, Any] = {"type": "error", "error": code, "detail": detail, "ref": ref}
