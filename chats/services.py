@@ -11,7 +11,7 @@ from django.db.models import Q
 from accounts.models import User
 from chats.models import MAX_CLIENT_ID_LENGTH, MAX_MESSAGE_LENGTH, ChatRoom, Message, Participant
 from chats.selectors import message_payload, room_for_member, room_summary, unread_counts
-from chatty.errors import Invalid, TooLong, is_storable_text, parse_id
+from chatty.errors import Invalid, NotParticipant, TooLong, is_storable_text, parse_id
 from chatty.realtime import members_group, publish_on_commit, room_group, user_group
 from friends.models import Friendship
 from presence.selectors import room_viewer_ids
@@ -102,32 +102,35 @@ def clean_client_id(client_id: Any) -> str | None:
     return client_id
 
 
-def message_send(*, sender: User, room_id: int, text: Any, client_id: Any = None) -> tuple[Message, bool]:
+def message_send(
+    *, sender: User, room_id: int, text: Any, client_id: Any = None, viewer_ids: Iterable[int] | None = None
+) -> tuple[Message, bool]:
     """Store a message, then tell the room. Returns (message, created).
 
     A `client_id` the sender used before returns the first message and stores nothing.
     After commit: `chat.message` to the room's live stream, `chat.last_message` (with every
-    participant's own unread count) to the members of the room.
+    participant's own unread count) to the members of the room. `viewer_ids`, the users who
+    have the room open (they have read the message), is looked up when not given.
     """
     text = clean_text(text)
     client_id = clean_client_id(client_id)
-    if client_id is not None:
-        earlier = Message.objects.filter(sender=sender, client_id=client_id).select_related("sender").first()
-        if earlier is not None:
-            return earlier, False
-    room_for_member(user_id=sender.pk, room_id=room_id)
-    viewers = room_viewer_ids(room_id)
+    viewers = room_viewer_ids(room_id) if viewer_ids is None else viewer_ids
     try:
         with transaction.atomic():
             # One send at a time per room (the room row's lock; SQLite's write lock): ids are
             # handed out in commit order, and each event names the message before it, so a
             # socket that sees a gap (events of two processes crossing) fetches what it missed.
-            previous_id = (
-                ChatRoom.objects.select_for_update()
-                .filter(pk=room_id)
+            # The same query checks that the sender takes part in the room.
+            locked = list(
+                ChatRoom.objects.select_for_update(of=("self",))
+                .filter(pk=room_id, participants__user_id=sender.pk)
                 .values_list("last_message_id", flat=True)
-                .first()
             )
+            if not locked:
+                room_for_member(user_id=sender.pk, room_id=room_id)  # raises NotFound / NotParticipant
+                raise NotParticipant()
+            previous_id = locked[0]
+            # A repeated clientId fails here on the unique constraint (sender, client_id).
             message = Message.objects.create(room_id=room_id, sender=sender, text=text, client_id=client_id)
             # Only ever forward (a moderator's deletion may have moved it back meanwhile).
             older = Q(last_message__isnull=True) | Q(last_message_id__lt=message.pk)
@@ -149,7 +152,7 @@ def message_send(*, sender: User, room_id: int, text: Any, client_id: Any = None
     except IntegrityError:
         if client_id is None:
             raise
-        # The same clientId raced in from another connection; the first one won.
+        # The sender used this clientId before (a retry, or a race from another connection).
         return Message.objects.select_related("sender").get(sender=sender, client_id=client_id), False
     return message, True
 

@@ -11,10 +11,12 @@ Tests capture what is published with `capture_events()`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -23,7 +25,11 @@ from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
-_captures: list[list[tuple[str, dict[str, Any]]]] = []
+Event = tuple[str, dict[str, Any]]
+
+_captures: list[list[Event]] = []
+# While set (inside `collecting`), events are kept for the caller instead of published.
+_collector: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar("chatty_collector", default=None)
 
 
 def user_group(user_id: int) -> str:
@@ -47,6 +53,10 @@ def session_group(session_key: str) -> str:
 def send_now(group: str, event: dict[str, Any]) -> None:
     for capture in _captures:
         capture.append((group, event))
+    collector = _collector.get()
+    if collector is not None:
+        collector.append((group, event))
+        return
     layer = get_channel_layer()
     if layer is None:
         return
@@ -57,9 +67,10 @@ def send_now(group: str, event: dict[str, Any]) -> None:
         logger.exception("Could not publish %s to %s", event.get("type"), group)
 
 
-async def asend_now(group: str, event: dict[str, Any]) -> None:
-    for capture in _captures:
-        capture.append((group, event))
+async def asend_now(group: str, event: dict[str, Any], *, record: bool = True) -> None:
+    if record:  # collected events were recorded when they were collected
+        for capture in _captures:
+            capture.append((group, event))
     layer = get_channel_layer()
     if layer is None:
         return
@@ -71,6 +82,31 @@ async def asend_now(group: str, event: dict[str, Any]) -> None:
 
 def publish_on_commit(group: str, event: dict[str, Any]) -> None:
     transaction.on_commit(lambda: send_now(group, event), robust=True)
+
+
+def collecting(func: Callable[..., Any]) -> Callable[..., tuple[Any, list[Event]]]:
+    """`func` made to return `(result, events)`: what it publishes after commit is handed
+    back, in commit order, instead of sent. For callers on a database thread under an event
+    loop (the websocket consumer), which then `publish` from the loop: the database thread
+    never waits for the loop or for Redis."""
+
+    def run(*args: Any, **kwargs: Any) -> tuple[Any, list[Event]]:
+        events: list[Event] = []
+        token = _collector.set(events)
+        try:
+            return func(*args, **kwargs), events
+        finally:
+            _collector.reset(token)
+
+    return run
+
+
+async def publish(events: list[Event]) -> None:
+    """Send collected events to their groups, all at once (they go to different groups)."""
+    if len(events) == 1:
+        await asend_now(*events[0], record=False)
+    elif events:
+        await asyncio.gather(*(asend_now(group, event, record=False) for group, event in events))
 
 
 @contextlib.contextmanager

@@ -21,8 +21,9 @@ from accounts.models import User
 from chats import selectors as chat_selectors
 from chats import services as chat_services
 from chats.models import CATCH_UP_LIMIT
+from chatty.dbcalls import hot_db_call
 from chatty.errors import ChattyError, Invalid, RateLimited, parse_id
-from chatty.realtime import members_group, room_group, session_group, user_group
+from chatty.realtime import collecting, members_group, publish, room_group, session_group, user_group
 from friends.selectors import friend_ids
 from presence import services as presence
 from presence.runtime import registry
@@ -88,7 +89,7 @@ def _online_friends(user_id: int) -> list[User]:
     return list(User.objects.filter(pk__in=friend_ids(user_id=user_id)))
 
 
-@database_sync_to_async
+@hot_db_call
 def _join(user: User, room_id: int, after_id: int | None):
     room = chat_selectors.room_for_member(user_id=user.pk, room_id=room_id)
     replay, overflow = [], False
@@ -98,14 +99,14 @@ def _join(user: User, room_id: int, after_id: int | None):
     return [chat_selectors.message_payload(m) for m in replay], overflow, latest
 
 
-@database_sync_to_async
+@hot_db_call
 def _missed(room_id: int, after_id: int, before_id: int) -> tuple[list[dict], bool]:
     page, overflow = chat_selectors.messages_after(room_id=room_id, after_id=after_id, limit=CATCH_UP_LIMIT)
     return [chat_selectors.message_payload(m) for m in page if m.pk < before_id], overflow
 
 
-_send = database_sync_to_async(chat_services.message_send)
-_mark_read = database_sync_to_async(chat_services.read_mark)
+_send = hot_db_call(collecting(chat_services.message_send))
+_mark_read = hot_db_call(chat_services.read_mark)
 _friends_of = database_sync_to_async(presence.friends_of_sync)
 _is_member = database_sync_to_async(chat_selectors.room_for_member)
 
@@ -301,19 +302,28 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def frame_send_message(self, frame: dict) -> None:
         await self._limit("sendMessage")
         room_id = _room_id(frame)
-        message, _created = await _send(
-            sender=self.user, room_id=room_id, text=frame.get("message"), client_id=frame.get("clientId")
+        viewers = await get_store().room_viewers(room_id)
+        (message, _created), events = await _send(
+            sender=self.user,
+            room_id=room_id,
+            text=frame.get("message"),
+            client_id=frame.get("clientId"),
+            viewer_ids=viewers,
         )
-        await self.send(
-            text_data=dumps(
-                {
-                    "type": "ack",
-                    "clientId": message.client_id,
-                    "messageId": str(message.pk),
-                    "timestamp": chat_selectors.millis(message.created_at),
-                }
+        try:
+            await self.send(
+                text_data=dumps(
+                    {
+                        "type": "ack",
+                        "clientId": message.client_id,
+                        "messageId": str(message.pk),
+                        "timestamp": chat_selectors.millis(message.created_at),
+                    }
+                )
             )
-        )
+        finally:
+            # Stored and committed: the room hears of it even if this socket is gone.
+            await publish(events)
 
     async def frame_mark_read(self, frame: dict) -> None:
         await self._limit("markRead")
