@@ -47,6 +47,8 @@ RATE_LIMITS = {
     "markRead": 100,
 }
 FLOOD_STRIKES = 20  # rate_limited answers in a row before the socket is closed
+INBOX_LIMIT = 64  # frames waiting for this socket's worker before more are refused
+WORKER_GRACE = 10.0  # seconds a closing socket waits for the frame being handled
 # A frame the client has not taken after this long (its socket buffers are full: it stopped
 # reading) cuts the connection: what queues up for it meanwhile is bounded, the others in
 # its rooms are not held up, and it catches up with `afterId` when it comes back. Only
@@ -113,6 +115,7 @@ _is_member = database_sync_to_async(chat_selectors.room_for_member)
 
 class ChatConsumer(AsyncWebsocketConsumer):
     user: User | None = None
+    closed = False  # a close frame went out: nothing more can be sent
 
     async def connect(self) -> None:
         scope_user = self.scope.get("user")
@@ -135,6 +138,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
         self.groups = groups
+        # Frames are handled one after the other by a worker task of this socket, so that
+        # while one waits for the database, events from the layer still reach the client.
+        self.inbox: asyncio.Queue[tuple[str | None, bytes | None]] = asyncio.Queue()
+        self.joining: dict[int, list[dict]] = {}  # room id -> live events held during its join
+        self.worker = asyncio.create_task(self._work())
         await self.accept()
         registry.add(self.channel_name, user.pk)
         await presence.connection_opened(user=user, conn_id=self.channel_name, friends_of=_friends_of)
@@ -143,6 +151,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.user is None:
             return
+        await self._stop_worker()
         registry.discard(self.channel_name)
         store = get_store()
         for room_id in list(self.rooms):
@@ -164,6 +173,37 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.user is None:
             return
+        if self.inbox.qsize() >= INBOX_LIMIT:
+            await self._error("rate_limited", "Too many frames waiting; slow down.", None)
+            return
+        self.inbox.put_nowait((text_data, bytes_data))
+
+    async def _work(self) -> None:
+        while True:
+            text_data, bytes_data = await self.inbox.get()
+            if self.closed:
+                continue  # closing: what the client sent after that goes unanswered
+            try:
+                await self._handle(text_data, bytes_data)
+            except StopConsumer:
+                # Cut off while answering a frame (the cleanup ran): end the consumer too.
+                await self.channel_layer.send(self.channel_name, {"type": "consumer.stop"})
+                return
+            except Exception:
+                logger.exception("websocket frame worker")
+
+    async def _stop_worker(self) -> None:
+        worker = getattr(self, "worker", None)
+        if worker is None or worker is asyncio.current_task() or worker.done():
+            return
+        worker.cancel()
+        # Let the frame in hand finish its database call (a send then still publishes).
+        await asyncio.wait([worker], timeout=WORKER_GRACE)
+
+    async def consumer_stop(self, event: dict) -> None:
+        raise StopConsumer()
+
+    async def _handle(self, text_data: str | None, bytes_data: bytes | None) -> None:
         if text_data is None:
             # Every frame is JSON text; a binary frame is refused whatever it holds.
             await self._error("bad_json", "Frames must be JSON text, not binary.", None)
@@ -202,7 +242,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
             logger.exception("frame %s failed", kind)
             await self._error("invalid", "The frame could not be handled; try again.", kind, client_id)
 
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        if not self.closed:
+            self.closed = True
+            await super().close(code=code, reason=reason)
+
     async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        if self.closed:
+            return
         timeout = asyncio.timeout(SLOW_CLIENT_SECONDS)
         try:
             async with timeout:
@@ -211,6 +258,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if not timeout.expired():
                 raise
             await self._cut_off()
+        except OSError:
+            # The client is gone (uvicorn's ClientDisconnected); its disconnect comes next.
+            return
 
     async def _cut_off(self) -> None:
         """The client stopped reading: leave every group, release presence as for a lost
@@ -255,6 +305,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # Subscribe first, then read: live events queue up behind this handler and any the
         # replay already covered are skipped by id, so nothing is missed or doubled.
         group = room_group(room_id)
+        held = self.joining.setdefault(room_id, [])
+        try:
+            await self._join_room(room_id, after_id, group)
+            # What arrived while joining, in order (the replay covered some: skipped by id);
+            # the room is held until none is left, so nothing newer overtakes them.
+            while held:
+                await self._deliver(held.pop(0), joining=True)
+        finally:
+            self.joining.pop(room_id, None)
+
+    async def _join_room(self, room_id: int, after_id: int | None, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)
         try:
             replay, overflow, latest = await _join(self.user, room_id, after_id)
@@ -358,6 +419,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # --- events from the channel layer: render and send --------------------------------
 
     async def chat_message(self, event: dict) -> None:
+        held = self.joining.get(int(event["message"]["chatroomId"]))
+        if held is not None:
+            held.append(event)  # the room is being joined: sent when the join is done
+            return
+        await self._deliver(event)
+
+    async def _deliver(self, event: dict, joining: bool = False) -> None:
         message = event["message"]
         room_id = int(message["chatroomId"])
         message_id = int(message["id"])
@@ -367,6 +435,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # An earlier message's event has not arrived (another process published it
             # later, or the layer dropped it): send it from the database first, in id order.
             missed, overflow = await _missed(room_id, self.rooms[room_id], message_id)
+            if (room_id in self.joining and not joining) or room_id not in self.rooms:
+                return  # the socket left, or joins again (that join reads the database later)
+            if message_id <= self.rooms[room_id]:
+                return
             if overflow:
                 self.rooms[room_id] = message_id
                 await self.send(text_data=dumps({"type": "resync", "chatroomId": str(room_id)}))
