@@ -1,7 +1,10 @@
 """Real Chatty server processes for the multi-process tests, and the Redis database they share.
 
 Each server is `.venv/bin/daphne -b 127.0.0.1 -p <free port> chatty.asgi:application` on the
-project's own settings (`chatty.settings`), its output captured to a temporary file.
+project's own settings (`chatty.settings`), its output captured to a temporary file. With
+`ServerProcess(..., server="uvicorn")` it is the production server instead, launched as
+docs/deploy.md's unit file does: `.venv/bin/uvicorn chatty.asgi:application --host 127.0.0.1
+--port <free port> --loop uvloop --ws-per-message-deflate false`.
 
 Isolation from other test runs on the same Redis: the servers' presence keys live in a Redis
 database leased for this run (`RedisDbLease`). Redis pub/sub, which the channel layer uses, is
@@ -28,6 +31,8 @@ import redis
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 DAPHNE = Path(sys.executable).with_name("daphne")
+UVICORN = Path(sys.executable).with_name("uvicorn")
+SERVER_KINDS = ("daphne", "uvicorn")
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 
@@ -70,18 +75,22 @@ def start_servers(servers: list[ServerProcess], attempts: int = 3) -> None:
                 server.wait_ready()
                 break
             except ServerFailed:
-                if attempt + 1 < attempts and "Address already in use" in server.output():
+                # daphne says "Address already in use", uvicorn "address already in use".
+                if attempt + 1 < attempts and "address already in use" in server.output().lower():
                     server.launch()
                     continue
                 raise
 
 
 class ServerProcess:
-    """One daphne process serving Chatty on 127.0.0.1."""
+    """One daphne (default) or uvicorn process serving Chatty on 127.0.0.1."""
 
-    def __init__(self, name: str, env: dict[str, str]) -> None:
+    def __init__(self, name: str, env: dict[str, str], *, server: str = "daphne") -> None:
+        if server not in SERVER_KINDS:
+            raise ValueError(f"server must be one of {SERVER_KINDS}, not {server!r}")
         self.name = name
         self.env = env
+        self.server = server
         self.port: int | None = None
         self.proc: subprocess.Popen | None = None
         fd, path = tempfile.mkstemp(prefix=f"chatty-{name}-", suffix=".log")
@@ -93,21 +102,32 @@ class ServerProcess:
         assert self.proc is not None
         return self.proc.pid
 
+    def command(self) -> list[str]:
+        assert self.port is not None
+        if self.server == "uvicorn":
+            # As docs/deploy.md's unit file runs it in production.
+            return [
+                str(UVICORN),
+                "chatty.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--loop",
+                "uvloop",
+                "--ws-per-message-deflate",
+                "false",
+            ]
+        return [str(DAPHNE), "-b", "127.0.0.1", "-p", str(self.port), "chatty.asgi:application"]
+
     def launch(self) -> None:
-        """Start daphne on a port that was free a moment ago (see `start_servers` for retries)."""
+        """Start the server on a port that was free a moment ago (see `start_servers` for retries)."""
         self.port = free_port()
         with self.log_path.open("ab") as log:
-            log.write(f"--- {self.name}: daphne on 127.0.0.1:{self.port}\n".encode())
+            log.write(f"--- {self.name}: {self.server} on 127.0.0.1:{self.port}\n".encode())
             log.flush()
             self.proc = subprocess.Popen(
-                [
-                    str(DAPHNE),
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                    "chatty.asgi:application",
-                ],
+                self.command(),
                 cwd=BASE_DIR,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
