@@ -12,6 +12,7 @@ import json
 import logging
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -241,6 +242,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.exception("frame %s failed", kind)
             await self._error("invalid", "The frame could not be handled; try again.", kind, client_id)
+
+    async def dispatch(self, message: dict) -> None:
+        # Channels (since 4.2) first hops to its database thread to close stale connections,
+        # before every handler: for each frame and for each event delivered to each socket,
+        # one after the other on that one thread. Every database call here goes through
+        # database_sync_to_async, which closes stale connections itself: skip the hop.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
         if not self.closed:
