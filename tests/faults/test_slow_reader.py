@@ -7,8 +7,8 @@ Setup: the production server, uvicorn (launched as docs/deploy.md's unit file do
 test database and a leased Redis database, with CHATTY_SLOW_CLIENT_SECONDS=3. (daphne could
 not pass: it applies no backpressure, Twisted buffers whatever the application sends, so a
 consumer never learns that its client stopped reading.) A group room holds the slow client S,
-three readers R and 25 senders W, each a user of their own; every connection but S's is read
-continuously by the test.
+three readers R, a sender W on this server and four senders "on another server", each a user
+of their own; every connection but S's is read continuously by the test.
 
 - S connects over a socket made to hold little: SO_RCVBUF 4 KiB and an Ethernet MSS (1460)
   set before connect (on loopback the kernel would otherwise buffer megabytes for it), and
@@ -16,27 +16,32 @@ continuously by the test.
   nothing. Its buffers and the server's fill up; uvicorn's `send` then waits for the
   transport to drain, and after 3 s the consumer cuts S off (presence/consumers.py
   `ChatConsumer.send`, `_cut_off`).
-- The 1,000 messages (3,000 characters each) go through the server, as clients send them:
-  the senders take turns, 80 a second in all (each sender 40: RATE_LIMITS allows 50
-  sendMessage per 10 s per user, so nothing is refused). Through the server rather than
-  through `chats.services.message_send` in the test process, so that the server's own work
-  (storing, acks, fan-out to 28 connections) goes on while S is stalled. The pace is what a
-  very busy room could see; it also makes the burst (about 12.5 s) several times longer than
-  the cut-off delay, which is what makes the memory bound below mean something: a cut-off
-  bounds what waits for a slow client to what arrives in CHATTY_SLOW_CLIENT_SECONDS.
-- Before the burst a warm-up: 200 messages in another room (the same readers and senders,
-  not S), so that the RSS before the burst is that of a server that has done this work
+- The 1,000 messages (3,000 characters each), 80 a second: every 50th is W's sendMessage
+  through its socket (20, within RATE_LIMITS' 50 per 10 s), so the server is seen storing and
+  acknowledging while S is stuck; the others are stored and published by the test process
+  the way a second server process does it (`chats.services.message_send` collecting its
+  events, then `group_send` on a channel layer configured as the servers'), which is how
+  most of a busy room's traffic reaches a process in a multi-process deployment. Not all
+  through sockets on this server: 1,000 messages within the per-user rate limit need 20+
+  sending users, each of whose connections gets every `lastMessage`, and on a loaded machine
+  their consumers' backlog (when the server falls behind) then dwarfed S's queue in the RSS
+  (10 MiB growth with the cut-off working, more than a server keeping S on an idle machine).
+  The pace is what a very busy room could see; it makes the burst (about 12.5 s) several
+  times longer than the cut-off delay, which is what gives the memory bound a meaning: a
+  cut-off bounds what waits for a slow client to what arrives in CHATTY_SLOW_CLIENT_SECONDS.
+- Before the burst a warm-up: 200 messages the same way in another room (not S's
+  connection), so that the RSS before the burst is that of a server that has done this work
   before (a production server has), not one allocating its working set for the first time.
 
 Asserted:
-1. Every R receives all 1,000 messages, in id order, and every sender all its acks; no
-   connection but S's is cut off. Not slowed, without asserting on a measured duration: the
-   cut-off's log record says when it happened, and the send it timed out had been waiting
-   since CHATTY_SLOW_CLIENT_SECONDS before it (`asyncio.timeout`), so every message stored in
-   that window (the database's created_at) was stored while S's send was stuck. Had S's
-   stall held the room up, none of them could have reached anyone before the cut-off. Each
-   R had at least a quarter of them by then (70 to 99 % in the runs; the last ones stored
-   are still on their way at the cut, more of them on a loaded machine).
+1. Every R receives all 1,000 messages, in id order, and W all its acks; no connection but
+   S's is cut off. Not slowed, without asserting on a measured duration: the cut-off's log
+   record says when it happened, and the send it timed out had been waiting since
+   CHATTY_SLOW_CLIENT_SECONDS before it (`asyncio.timeout`), so every message stored in that
+   window (the database's created_at) was stored while S's send was stuck. Had S's stall
+   held the room up, none of them could have reached anyone before the cut-off. Each R had at
+   least a quarter of them by then (70 to 99 % in the runs; the last ones stored are still on
+   their way at the cut, more of them on a loaded machine).
 2. S is cut off: the server logs it once, for S's user; when S reads again it gets what was
    buffered for it (the room's first messages, in order) and then the connection ends
    without a close frame (1006).
@@ -49,29 +54,32 @@ Asserted:
    id stored in the room.
 
 Calibration of MEMORY_BOUND: the server's RSS growth over the burst, measured as asserted
-(on a 2-CPU machine with other suites running; CHATTY_SLOW_READER_CALIBRATE runs the same
-scenario against the other servers, see `test_calibrate_unbounded_server`):
-- S reads like the others (the burst's own cost): 0.8 MiB;
-- uvicorn with the 3 s cut-off (this test): 1.8 to 3.1 MiB over five runs. What waits for S
-  is bounded by what arrives in 3 s: about 200 messages (S's buffers held its first 38),
-  two layer events of ~3.3 KB each per message, about 1.4 MB, freed at the cut-off;
-- uvicorn keeping S (cut-off after an hour): 7.0 MiB twice: the ~960 messages S did not take
-  wait in its channel-layer queue (2 x 960 x 3.3 KB, 6.3 MB), and would stay there;
-- daphne (no backpressure: Twisted buffers the frames): 6.7 MiB.
-MEMORY_BOUND = 5 MiB lies between them, about 2 MiB from each side. Without the warm-up the
-burst's own cost was 5.7 MiB, and without the pace and the small MSS S stalled only after
-~450 messages: the figures could then not be told apart.
+(2-CPU machine; some runs with tests/multiprocess running alongside; the env var
+CHATTY_SLOW_READER_CALIBRATE runs the same scenario against the other servers, see
+`test_calibrate_unbounded_server`):
+- S reads like the others (the burst's own cost): 0.0 MiB;
+- uvicorn with the 3 s cut-off (this test): 1.5 to 1.8 MiB. What waits for S is bounded by
+  what arrives in 3 s: about 220-260 messages (S's buffers held its first 37-38), two layer
+  events of ~3.3 KB each per message, about 1.6 MB, freed at the cut-off;
+- uvicorn keeping S (cut-off after an hour): 6.2 MiB (twice): the ~960 messages S did not
+  take wait in its channel-layer queue (2 x 960 x 3.3 KB = 6.3 MB), and would stay there;
+- daphne (no backpressure: Twisted buffers the frames): 6.4 MiB.
+MEMORY_BOUND = 4 MiB lies between them, more than 2 MiB from each side. Without the warm-up
+the burst's own cost was several MiB, and without the pace and the small MSS S stalled only
+after ~450 messages (the kernel held the rest): the figures could then not be told apart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import socket
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -99,15 +107,16 @@ pytestmark = [pytest.mark.needs_postgres, pytest.mark.django_db(transaction=True
 
 SLOW_SECONDS = 3
 MESSAGES = 1000
-SENDERS = 25  # 40 messages each, 8 more in the warm-up: under RATE_LIMITS["sendMessage"] (50 per 10 s)
 READERS = 3
+REMOTE_SENDERS = 4  # their messages are stored and published by the test process
+SOCKET_EVERY = 50  # every 50th message is sent by W through its socket on the server
 WARM_UP = 200
 RATE = 80.0  # messages per second, all senders together
 TEXT_LENGTH = 3000
 SLOW_RCVBUF = 4096  # the kernel doubles it
 SLOW_MSS = 1460  # an Ethernet path's segments, not loopback's 64 KiB
 MIB = 1024 * 1024
-MEMORY_BOUND = 5 * MIB  # see the calibration in the module docstring
+MEMORY_BOUND = 4 * MIB  # see the calibration in the module docstring
 BURST_DEADLINE = 90.0  # every ack, and every message at every reader, within this
 CUT_OFF_DEADLINE = 30.0  # then the cut-off is in the log within this
 READ_AGAIN_DEADLINE = 30.0
@@ -181,18 +190,63 @@ async def _connect(port: int, token: str, name: str, room_ids: list[str]) -> Con
     return Conn(name, client)
 
 
-async def _send(senders: list[Conn], rid: str, count: int, tag: str, rate: float | None) -> None:
-    """`count` sendMessage frames, the senders taking turns; `rate` per second when given."""
+class RemoteSenders:
+    """Senders on another server process: `message_send` stores each message on a database
+    thread and hands back its events (as the consumer does), which then go to a channel layer
+    configured as the servers' own (the test settings' layer has a per-run prefix)."""
+
+    def __init__(self, users: list[Any], redis_url: str) -> None:
+        from channels_redis.pubsub import RedisPubSubChannelLayer
+
+        self.users = users
+        self.layer = RedisPubSubChannelLayer(hosts=[redis_url])
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="remote-senders")
+        self.stored: dict[str, int] = {}  # clientId -> message id
+
+    async def send(self, n: int, rid: str, text: str, client_id: str, viewer_ids: set[int]) -> None:
+        from chats.services import message_send
+        from chatty.realtime import collecting
+
+        store = functools.partial(
+            collecting(message_send),
+            sender=self.users[n % len(self.users)],
+            room_id=int(rid),
+            text=text,
+            client_id=client_id,
+            viewer_ids=viewer_ids,
+        )
+        (message, _created), events = await asyncio.get_running_loop().run_in_executor(self.executor, store)
+        self.stored[client_id] = message.pk
+        for group, event in events:
+            await self.layer.group_send(group, event)
+
+    async def close(self) -> None:
+        from django.db import connections
+
+        await asyncio.get_running_loop().run_in_executor(self.executor, connections.close_all)
+        self.executor.shutdown()
+        await self.layer.flush()
+
+
+async def _send(
+    remote: RemoteSenders, socket_sender: Conn, rid: str, count: int, tag: str, rate: float | None, viewers: set[int]
+) -> None:
+    """`count` messages: every SOCKET_EVERY-th a sendMessage frame of W, the others from the
+    remote senders; `rate` per second when given."""
     started = time.monotonic()
     for n in range(count):
         if rate is not None:
             wait = started + n / rate - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)  # the pace of the senders, not a synchronisation
-        sender = senders[n % len(senders)]
-        head = f"{tag} {n} from {sender.name} "
+        head = f"{tag} {n} "
         text = head + "x" * (TEXT_LENGTH - len(head))
-        await sender.client.send({"type": "sendMessage", "chatroomId": rid, "message": text, "clientId": f"{tag}-{n}"})
+        client_id = f"{tag}-{n}"
+        if n % SOCKET_EVERY == SOCKET_EVERY - 1:
+            frame = {"type": "sendMessage", "chatroomId": rid, "message": text, "clientId": client_id}
+            await socket_sender.client.send(frame)
+        else:
+            await remote.send(n, rid, text, client_id, viewers)
 
 
 async def _wait_for(what: str, predicate, deadline: float, on_tick=None, every: float = 0.05) -> None:
@@ -205,28 +259,30 @@ async def _wait_for(what: str, predicate, deadline: float, on_tick=None, every: 
         await asyncio.sleep(every)  # a polling interval
 
 
-async def _delivered(senders: list[Conn], readers: list[Conn], rid: str, tag: str, count: int, on_tick) -> list[int]:
-    """Wait for every ack of `tag` and for every reader to hold that many messages of the room;
-    returns the acked ids, sorted."""
+async def _delivered(
+    remote: RemoteSenders, socket_sender: Conn, readers: list[Conn], rid: str, tag: str, count: int, on_tick
+) -> list[int]:
+    """Wait for W's acks and for every reader to hold all `count` messages of `tag`; returns
+    the stored ids, sorted."""
     deadline = time.monotonic() + BURST_DEADLINE
 
-    def acked() -> int:
-        return sum(1 for s in senders for c in s.acks if c.startswith(f"{tag}-"))
+    def stored() -> dict[str, int]:
+        return {c: i for c, i in (*remote.stored.items(), *socket_sender.acks.items()) if c.startswith(f"{tag}-")}
 
     def trouble() -> bool:
-        return any(c.errors or c.closed for c in (*senders, *readers))
+        return any(c.errors or c.closed for c in (socket_sender, *readers))
 
-    await _wait_for(f"the {tag} acks", lambda: acked() >= count or trouble(), deadline, on_tick)
+    await _wait_for(f"W's {tag} acks", lambda: len(stored()) >= count or trouble(), deadline, on_tick)
     await _wait_for(
         f"the {tag} messages at every reader",
         lambda: all(len(r.rooms.get(rid, [])) >= count for r in readers) or trouble(),
         deadline,
         on_tick,
     )
-    for c in (*senders, *readers):
+    for c in (socket_sender, *readers):
         assert not c.errors, f"{c.name}: {c.errors[:3]}"
         assert c.closed is None, f"{c.name} was disconnected: {c.closed!r}"
-    ids = sorted(i for s in senders for c, i in s.acks.items() if c.startswith(f"{tag}-"))
+    ids = sorted(stored().values())
     assert len(ids) == count and len(set(ids)) == count, f"{tag}: {len(ids)} acks, {len(set(ids))} distinct ids"
     for r in readers:
         assert r.rooms[rid] == ids, f"{r.name}: {len(r.rooms[rid])} messages of {count}, or not in id order"
@@ -328,19 +384,21 @@ def _setup(make_user, befriend, token_for) -> dict[str, Any]:
 
     slow = make_user("Slow")
     readers = [make_user(f"Reader {i}") for i in range(READERS)]
-    senders = [make_user(f"Sender {i}") for i in range(SENDERS)]
-    for other in (*readers, *senders):
+    socket_sender = make_user("W")
+    remote = [make_user(f"Remote {i}") for i in range(REMOTE_SENDERS)]
+    for other in (*readers, socket_sender, *remote):
         befriend(slow, other)
-    friend_ids = [u.pk for u in (*readers, *senders)]
+    friend_ids = [u.pk for u in (*readers, socket_sender, *remote)]
     room, _ = room_create(creator=slow, friend_ids=friend_ids)
     warm_room, _ = room_create(creator=slow, friend_ids=friend_ids)
     return {
         "slow": slow,
         "readers": readers,
-        "senders": senders,
+        "socket_sender": socket_sender,
+        "remote": remote,
         "rid": str(room.pk),
         "warm_rid": str(warm_room.pk),
-        "tokens": {u.pk: token_for(u) for u in (slow, *readers, *senders)},
+        "tokens": {u.pk: token_for(u) for u in (slow, *readers, socket_sender)},
     }
 
 
@@ -365,20 +423,23 @@ def _scenario(server: ServerProcess, world: dict[str, Any], *, slow_reads: bool,
     rid, warm_rid, tokens, port = world["rid"], world["warm_rid"], world["tokens"], server.port
     figures: dict[str, Any] = {}
 
+    viewers = {world["slow"].pk, *(u.pk for u in world["readers"])}  # who has the room open
+
     async def main() -> None:
         conns: list[Conn] = []
         tasks: list[asyncio.Task] = []
+        remote = RemoteSenders(world["remote"], server.env["REDIS_URL"])
         try:
             readers = [
                 await _connect(port, tokens[u.pk], f"reader-{i}", [rid, warm_rid])
                 for i, u in enumerate(world["readers"])
             ]
-            senders = [await _connect(port, tokens[u.pk], f"sender-{i}", []) for i, u in enumerate(world["senders"])]
-            conns = [*readers, *senders]
+            sender = await _connect(port, tokens[world["socket_sender"].pk], "W", [])
+            conns = [*readers, sender]
             tasks = [asyncio.create_task(_read_forever(c)) for c in conns]
 
-            await _send(senders, warm_rid, WARM_UP, "warm", None)
-            await _delivered(senders, readers, warm_rid, "warm", WARM_UP, None)
+            await _send(remote, sender, warm_rid, WARM_UP, "warm", None, viewers)
+            await _delivered(remote, sender, readers, warm_rid, "warm", WARM_UP, None)
 
             if slow_reads:  # calibration baseline: S reads like the others
                 readers.append(await _connect(port, tokens[world["slow"].pk], "slow", [rid]))
@@ -398,10 +459,11 @@ def _scenario(server: ServerProcess, world: dict[str, Any], *, slow_reads: bool,
                 samples.append(_memory(server.pid)["VmRSS"])
 
             figures["burst_started"] = time.time()
-            await _send(senders, rid, MESSAGES, "burst", RATE)
-            figures["acked"] = await _delivered(senders, readers, rid, "burst", MESSAGES, sample)
+            await _send(remote, sender, rid, MESSAGES, "burst", RATE, viewers)
+            figures["acked"] = await _delivered(remote, sender, readers, rid, "burst", MESSAGES, sample)
             figures["readers_done"] = time.time()
             figures["readers_got"] = [len(r.rooms[rid]) for r in readers]
+            figures["w_ids"] = [i for c, i in sender.acks.items() if c.startswith("burst-")]
             figures["received_at"] = [r.received_at for r in readers]
             if cut_off:
                 deadline = time.monotonic() + CUT_OFF_DEADLINE
@@ -434,13 +496,14 @@ def _scenario(server: ServerProcess, world: dict[str, Any], *, slow_reads: bool,
             for c in conns:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(c.client.close(), 5)
+            await remote.close()
 
     asyncio.run(main())
     return figures
 
 
 def _print_figures(label: str, figures: dict[str, Any]) -> None:
-    bulky = ("acked", "received_at", "slow_seen", "slow_caught_up", "burst_started", "readers_done")
+    bulky = ("acked", "received_at", "slow_seen", "slow_caught_up", "burst_started", "readers_done", "w_ids")
     shown = {k: v for k, v in figures.items() if k not in bulky}
     for key in ("rss_before", "rss_after", "rss_peak", "rss_growth"):
         if key in shown:
@@ -489,7 +552,8 @@ def test_slow_reader_cut_off_memory_bounded_others_not_slowed_catches_up(
     reached = [sum(1 for i in stuck if received_at.get(i, cut_at) < cut_at) for received_at in figures["received_at"]]
     print(
         f"cut off {cut_at - figures['burst_started']:.2f} s into the burst; {len(stuck)} messages stored while "
-        f"S's send was stuck, of which each reader had before the cut-off: {reached}"
+        f"S's send was stuck ({len(set(stuck) & set(figures['w_ids']))} of them W's, through its socket), "
+        f"of which each reader had before the cut-off: {reached}"
     )
     assert len(stuck) >= 10, "hardly anything was stored while S's send was stuck: the burst did not overlap it"
     for n in reached:
