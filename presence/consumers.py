@@ -69,6 +69,34 @@ def dumps(payload: dict[str, Any]) -> str:
     return text
 
 
+class _Rendered:
+    """The text of a message's frames, made once per process and reused for every socket
+    the event reaches, instead of once per socket."""
+
+    SIZE = 1024
+
+    def __init__(self) -> None:
+        self.texts: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+
+    def get(self, kind: str, message: dict[str, Any]) -> str:
+        key = (kind, message["id"])
+        cached = self.texts.get(key)
+        if cached is not None and cached[0] == message:  # the same message, not a reused id
+            return cached[1]
+        if len(self.texts) >= self.SIZE:
+            self.texts.clear()
+        if kind == "message":
+            text = dumps({"type": "message", "chatroomId": message["chatroomId"], "message": message})
+        else:  # lastMessage: all but the count, which differs per participant
+            head = dumps({"type": "lastMessage", "chatroomId": message["chatroomId"], "message": message})
+            text = head[:-1] + ',"unreadMessagesCount":'
+        self.texts[key] = (message, text)
+        return text
+
+
+_rendered = _Rendered()
+
+
 def _room_id(frame: dict[str, Any]) -> int:
     return parse_id(frame.get("chatroomId"), "chatroomId")
 
@@ -457,21 +485,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             for earlier in missed:
                 await self.send(text_data=dumps({"type": "message", "chatroomId": str(room_id), "message": earlier}))
         self.rooms[room_id] = message_id
-        await self.send(text_data=dumps({"type": "message", "chatroomId": str(room_id), "message": message}))
+        await self.send(text_data=_rendered.get("message", message))
 
     async def chat_last_message(self, event: dict) -> None:
-        message = event["message"]
-        unread = event["unread"].get(str(self.user.pk), 0)
-        await self.send(
-            text_data=dumps(
-                {
-                    "type": "lastMessage",
-                    "chatroomId": message["chatroomId"],
-                    "message": message,
-                    "unreadMessagesCount": unread,
-                }
-            )
-        )
+        unread = int(event["unread"].get(str(self.user.pk), 0))
+        await self.send(text_data=f"{_rendered.get('lastMessage', event['message'])}{unread}}}")
 
     async def chat_typing(self, event: dict) -> None:
         if event["user_id"] == self.user.pk or event["room_id"] not in self.rooms:
