@@ -73,7 +73,7 @@ class _Rendered:
     """The text of a message's frames, made once per process and reused for every socket
     the event reaches, instead of once per socket."""
 
-    SIZE = 1024
+    SIZE = 256  # entries (two per message): what is being delivered right now
 
     def __init__(self) -> None:
         self.texts: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
