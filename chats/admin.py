@@ -25,7 +25,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class ParticipantInline(admin.TabularInline):
     model = Participant
     extra = 0
-    fields = ("user", "last_read_id", "joined_at")
+    fields = ("user", "last_read_id", "unread_count", "joined_at")
     readonly_fields = fields
     can_delete = False
 

@@ -44,6 +44,9 @@ class Participant(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations")
     # The id of the last message this user has read (0: none). Moves only forward.
     last_read_id = models.BigIntegerField(default=0)
+    # Messages after last_read_id that others sent, kept by the services that move either
+    # side (send, read, delete), so that no read counts a room's unread history.
+    unread_count = models.PositiveIntegerField(default=0)
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

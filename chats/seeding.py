@@ -15,7 +15,8 @@ Shape of what is made, for `n` new users numbered 0..n-1 around a ring:
 - messages: spread over the rooms with a skew (a few big rooms, a long tail of small ones),
   ids and timestamps increasing together; senders are members of the room;
 - read positions: most participants have read their room to the end, some miss a few of the
-  newest messages, a few miss a few dozen; nobody has unread messages older than their own.
+  newest messages, a few miss a few dozen; nobody has unread messages older than their own;
+  each participant's unread count is computed here, as the rows are planned.
 """
 
 from __future__ import annotations
@@ -315,6 +316,19 @@ def _read_position(ids: list[int], own_last: int, rng: random.Random) -> int:
     return max(position, own_last)
 
 
+def _unread_after(position: int, ids: list[int], senders: list[int], member: int) -> int:
+    """Messages of a room after `position` that others sent (the room's ids ascending).
+
+    Walks back from the newest: read positions are at most a few dozen messages behind."""
+    unread = 0
+    i = len(ids) - 1
+    while i >= 0 and ids[i] > position:
+        if senders[i] != member:
+            unread += 1
+        i -= 1
+    return unread
+
+
 def seed(options: SeedOptions, *, log: Callable[[str], None] | None = None) -> SeedResult:
     """Create what `options` asks for, in one transaction; see the module docstring."""
     validate(options)
@@ -378,12 +392,14 @@ def seed(options: SeedOptions, *, log: Callable[[str], None] | None = None) -> S
         rand = rng.random
         sender_of: list[int] = []
         ids_by_room: list[list[int]] = [[] for _ in range(r)]
+        senders_by_room: list[list[int]] = [[] for _ in range(r)]
         last_index: list[int | None] = [None] * r
         last_sent: dict[tuple[int, int], int] = {}
         for i, (room, message_id) in enumerate(zip(room_of, message_ids, strict=True)):
             sender = members[room][int(rand() * k)]
             sender_of.append(sender)
             ids_by_room[room].append(message_id)
+            senders_by_room[room].append(sender)
             last_index[room] = i
             last_sent[room, sender] = message_id
         timings["plan"] = time.perf_counter() - t0
@@ -414,11 +430,16 @@ def seed(options: SeedOptions, *, log: Callable[[str], None] | None = None) -> S
         t0 = time.perf_counter()
         participant_rows = []
         for j in range(r):
-            ids = ids_by_room[j]
+            ids, senders = ids_by_room[j], senders_by_room[j]
             for member in members[j]:
                 position = _read_position(ids, last_sent.get((j, member), 0), rng)
-                participant_rows.append((room_ids[j], user_ids[member], position, _db_time(room_created[j])))
-        _insert_rows(Participant._meta.db_table, ["room_id", "user_id", "last_read_id", "joined_at"], participant_rows)
+                unread = _unread_after(position, ids, senders, member)
+                participant_rows.append((room_ids[j], user_ids[member], position, unread, _db_time(room_created[j])))
+        _insert_rows(
+            Participant._meta.db_table,
+            ["room_id", "user_id", "last_read_id", "unread_count", "joined_at"],
+            participant_rows,
+        )
         timings["participants"] = time.perf_counter() - t0
         took = timings["rooms"] + timings["participants"]
         say(f"rooms: {r} groups of {k}, {len(participant_rows)} participants in {took:.2f}s")

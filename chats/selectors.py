@@ -6,9 +6,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
-
 from accounts.models import User, is_web_url
 from chats.models import CATCH_UP_LIMIT, HISTORY_DEFAULT_LIMIT, ChatRoom, Message, Participant
 from chatty.errors import Invalid, NotFound, NotParticipant, parse_id
@@ -41,19 +38,6 @@ def participant_payload(user: Any) -> dict[str, Any]:
     return {"participantId": str(user.pk), "participantPicture": user.picture_url, "name": user.display_name}
 
 
-def _unread_subquery() -> Coalesce:
-    """Messages after a participant's read position sent by others (per Participant row)."""
-    counted = (
-        Message.objects.filter(room_id=OuterRef("room_id"), id__gt=OuterRef("last_read_id"))
-        .exclude(sender_id=OuterRef("user_id"))
-        .order_by()
-        .values("room_id")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
-
-
 @dataclass(frozen=True, slots=True)
 class Member:
     """What a room shows of a participant; plain values, because building full User objects
@@ -81,7 +65,7 @@ def _members_by_room(room_ids: list[int]) -> dict[int, list[Member]]:
 _SUMMARY_COLUMNS = (
     "room_id",
     "user_id",
-    "last_read_id",
+    "unread_count",
     "room__kind",
     "room__created_at",
     "room__last_activity_at",
@@ -113,21 +97,19 @@ def chat_list(*, user: User) -> list[dict[str, Any]]:
         Participant.objects.filter(user=user)
         .select_related("room", "room__last_message", "room__last_message__sender")
         .only(*_SUMMARY_COLUMNS)
-        .annotate(unread=_unread_subquery())
         .order_by("-room__last_activity_at", "-room_id")
     )
     members = _members_by_room([p.room_id for p in parts])
-    return [_summary(p.room, members[p.room_id], user.pk, p.unread) for p in parts]
+    return [_summary(p.room, members[p.room_id], user.pk, p.unread_count) for p in parts]
 
 
 def room_summary(*, room_id: int, user: User) -> dict[str, Any]:
     part = (
         Participant.objects.filter(room_id=room_id, user=user)
         .select_related("room", "room__last_message", "room__last_message__sender")
-        .annotate(unread=_unread_subquery())
         .get()
     )
-    return _summary(part.room, _members_by_room([room_id])[room_id], user.pk, part.unread)
+    return _summary(part.room, _members_by_room([room_id])[room_id], user.pk, part.unread_count)
 
 
 def room_for_member(*, user_id: int, room_id: Any) -> ChatRoom:
@@ -175,9 +157,7 @@ def messages_after(*, room_id: int, after_id: int, limit: int = CATCH_UP_LIMIT) 
 
 def unread_counts(*, room_id: int) -> dict[int, int]:
     """{participant id: unread count} for one room, in one query."""
-    return dict(
-        Participant.objects.filter(room_id=room_id).annotate(unread=_unread_subquery()).values_list("user_id", "unread")
-    )
+    return dict(Participant.objects.filter(room_id=room_id).values_list("user_id", "unread_count"))
 
 
 def room_ids_of(*, user_id: int) -> list[int]:

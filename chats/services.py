@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from chats.models import MAX_CLIENT_ID_LENGTH, MAX_MESSAGE_LENGTH, ChatRoom, Message, Participant
-from chats.selectors import message_payload, room_for_member, room_summary, unread_counts
+from chats.selectors import message_payload, room_for_member, room_summary
 from chatty.errors import Invalid, NotParticipant, TooLong, is_storable_text, parse_id
 from chatty.realtime import members_group, publish_on_commit, room_group, user_group
 from friends.models import Friendship
@@ -102,6 +103,29 @@ def clean_client_id(client_id: Any) -> str | None:
     return client_id
 
 
+def _count_the_new_message(*, room_id: int, message_id: int, reader_ids: set[int]) -> list[tuple[int, int]]:
+    """The room's participants after a new message: readers (its sender, whoever has the
+    room open) have read it, everyone else has one more unread. [(user id, unread count)].
+
+    One statement whatever the room's history: the counts are kept, not counted. Called under
+    the room's lock with the newest id; the CASE on last_read_id still keeps the rule that a
+    read position never moves back.
+    """
+    table = connection.ops.quote_name(Participant._meta.db_table)
+    readers = sorted(reader_ids)
+    marks = ", ".join(["%s"] * len(readers))
+    # Portable between PostgreSQL and SQLite (3.35+ for RETURNING): CASE, not GREATEST.
+    sql = (
+        f"UPDATE {table} SET"  # noqa: S608 (our table; values are parameters)
+        f" last_read_id = CASE WHEN user_id IN ({marks}) AND last_read_id < %s THEN %s ELSE last_read_id END,"
+        f" unread_count = CASE WHEN user_id IN ({marks}) THEN 0 ELSE unread_count + 1 END"
+        " WHERE room_id = %s RETURNING user_id, unread_count"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*readers, message_id, message_id, *readers, room_id])
+        return [(user_id, unread) for user_id, unread in cursor.fetchall()]
+
+
 def message_send(
     *, sender: User, room_id: int, text: Any, client_id: Any = None, viewer_ids: Iterable[int] | None = None
 ) -> tuple[Message, bool]:
@@ -135,11 +159,7 @@ def message_send(
             # Only ever forward (a moderator's deletion may have moved it back meanwhile).
             older = Q(last_message__isnull=True) | Q(last_message_id__lt=message.pk)
             ChatRoom.objects.filter(older, pk=room_id).update(last_message=message, last_activity_at=message.created_at)
-            # Whoever has the room open has read this message; so has its sender.
-            Participant.objects.filter(
-                room_id=room_id, user_id__in={sender.pk, *viewers}, last_read_id__lt=message.pk
-            ).update(last_read_id=message.pk)
-            counts = unread_counts(room_id=room_id)
+            counts = _count_the_new_message(room_id=room_id, message_id=message.pk, reader_ids={sender.pk, *viewers})
             message.sender = sender
             payload = message_payload(message)
             publish_on_commit(
@@ -147,7 +167,7 @@ def message_send(
             )
             publish_on_commit(
                 members_group(room_id),
-                {"type": "chat.last_message", "message": payload, "unread": {str(k): v for k, v in counts.items()}},
+                {"type": "chat.last_message", "message": payload, "unread": {str(k): v for k, v in counts}},
             )
     except IntegrityError:
         if client_id is None:
@@ -162,19 +182,50 @@ def read_mark(*, user: User, room_id: int, message_id: Any = None) -> int:
     room = room_for_member(user_id=user.pk, room_id=room_id)
     latest = room.last_message_id or 0
     target = latest if message_id is None else min(parse_id(message_id, "messageId", minimum=0), latest)
-    Participant.objects.filter(room_id=room.pk, user=user, last_read_id__lt=target).update(last_read_id=target)
+    with transaction.atomic():
+        # The row's lock first, the count in a later statement: a send that changed the row
+        # meanwhile has committed by then, so its message is in the count (PostgreSQL would
+        # otherwise recheck a locked row but count with the snapshot from before the wait).
+        position = list(
+            Participant.objects.select_for_update()
+            .filter(room_id=room.pk, user=user)
+            .values_list("last_read_id", flat=True)
+        )
+        if position and position[0] < target:
+            Participant.objects.filter(room_id=room.pk, user=user).update(
+                last_read_id=target, unread_count=_unread_after(target)
+            )
     return target
+
+
+def _unread_after(position: int) -> Coalesce:
+    """For a Participant row: messages of its room after `position` that others sent."""
+    counted = (
+        Message.objects.filter(room_id=OuterRef("room_id"), id__gt=position)
+        .exclude(sender_id=OuterRef("user_id"))
+        .order_by()
+        .values("room_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
 def message_delete(*, message: Message) -> None:
     """Moderation: remove a message; live clients take it off their screens."""
-    room_id, message_id = message.room_id, message.pk
+    room_id, message_id, sender_id = message.room_id, message.pk, message.sender_id
     with transaction.atomic():
-        message.delete()
+        # The room's lock, as a send takes it, so both change participants in the same order.
+        list(ChatRoom.objects.select_for_update().filter(pk=room_id).values_list("pk", flat=True))
+        _, deleted = Message.objects.filter(pk=message_id).delete()
         room = ChatRoom.objects.filter(pk=room_id).first()
         if room is not None and room.last_message_id is None:
             newest = Message.objects.filter(room_id=room_id).order_by("-id").first()
             ChatRoom.objects.filter(pk=room_id).update(last_message=newest)
+        if deleted.get(Message._meta.label, 0):
+            # It was unread to whoever had not read that far, unless they sent it.
+            had_it_unread = Participant.objects.filter(room_id=room_id, last_read_id__lt=message_id, unread_count__gt=0)
+            had_it_unread.exclude(user_id=sender_id).update(unread_count=F("unread_count") - 1)
         publish_on_commit(
             members_group(room_id),
             {"type": "chat.message_deleted", "room_id": room_id, "message_id": message_id},

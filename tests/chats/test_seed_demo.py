@@ -112,6 +112,11 @@ def test_messages_rooms_and_read_positions_are_consistent() -> None:
     user = User.objects.get(pk=parts[0].user_id)
     unread = [row["unreadMessagesCount"] for row in chat_list(user=user)]
     assert all(0 <= n <= 50 for n in unread)
+    # Every kept unread count is the count by its definition: after the position, by others.
+    for p in parts:
+        others_after = [m for m in messages if m["room_id"] == p.room_id and m["id"] > p.last_read_id]
+        assert p.unread_count == sum(m["sender_id"] != p.user_id for m in others_after), p
+    assert any(p.unread_count for p in parts), "some have unread messages"
 
 
 @pytest.mark.django_db
