@@ -159,6 +159,8 @@ def reset_database(database: str, url: str) -> None:
     from django.db import connection
 
     connection.close()
+    if getattr(connection, "pool", None) is not None:
+        connection.close_pool()  # the pooled connections would be cut by the DROP below
     if database == "sqlite":
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{SQLITE_PATH}{suffix}").unlink(missing_ok=True)
@@ -220,7 +222,10 @@ def measure(args: argparse.Namespace, *, reused: bool, seed_seconds: float | Non
         with transaction.atomic():
             if never_read is not None:
                 # Rolled back below: the database stays as seeded for --reuse.
-                Participant.objects.filter(room_id=never_read[0], user_id=never_read[1]).update(last_read_id=0)
+                unread = Message.objects.filter(room_id=never_read[0]).exclude(sender_id=never_read[1]).count()
+                Participant.objects.filter(room_id=never_read[0], user_id=never_read[1]).update(
+                    last_read_id=0, unread_count=unread
+                )
             timings[name] = time_calls(call, args.runs, explain_plans=args.explain)
             transaction.set_rollback(True)
 
