@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from accounts.models import User
 from chats.models import MAX_CLIENT_ID_LENGTH, MAX_MESSAGE_LENGTH, ChatRoom, Message, Participant
@@ -126,6 +127,55 @@ def _count_the_new_message(*, room_id: int, message_id: int, reader_ids: set[int
         return [(user_id, unread) for user_id, unread in cursor.fetchall()]
 
 
+_NOT_A_MEMBER = object()
+
+
+def _sql(statement: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def _lock_room_for_sender(*, room_id: int, sender_id: int) -> Any:
+    """The room's newest message id (None: no message yet), its row locked for this
+    transaction; _NOT_A_MEMBER when the sender does not take part in it (or it is gone).
+    These three statements are the hot path of every send: plain SQL, no ORM compiling."""
+    room = connection.ops.quote_name(ChatRoom._meta.db_table)
+    member = connection.ops.quote_name(Participant._meta.db_table)
+    lock = " FOR UPDATE OF r" if connection.features.has_select_for_update_of else ""
+    rows = _sql(
+        f"SELECT r.last_message_id FROM {room} r JOIN {member} p ON p.room_id = r.id"  # noqa: S608
+        f" WHERE r.id = %s AND p.user_id = %s{lock}",
+        [room_id, sender_id],
+    )
+    return rows[0][0] if rows else _NOT_A_MEMBER
+
+
+def _insert_message(*, room_id: int, sender: User, text: str, client_id: str | None) -> Message:
+    now = timezone.now()
+    table = connection.ops.quote_name(Message._meta.db_table)
+    rows = _sql(
+        f"INSERT INTO {table} (room_id, sender_id, text, created_at, client_id)"  # noqa: S608
+        " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        [room_id, sender.pk, text, connection.ops.adapt_datetimefield_value(now), client_id],
+    )
+    message = Message(pk=rows[0][0], room_id=room_id, sender=sender, text=text, created_at=now, client_id=client_id)
+    message._state.adding = False
+    message._state.db = connection.alias
+    return message
+
+
+def _advance_room(*, room_id: int, message: Message) -> None:
+    """The room's newest message, only ever forward (a moderator's deletion may have moved it
+    back meanwhile)."""
+    table = connection.ops.quote_name(ChatRoom._meta.db_table)
+    _sql(
+        f"UPDATE {table} SET last_message_id = %s, last_activity_at = %s"  # noqa: S608
+        " WHERE id = %s AND (last_message_id IS NULL OR last_message_id < %s)",
+        [message.pk, connection.ops.adapt_datetimefield_value(message.created_at), room_id, message.pk],
+    )
+
+
 def message_send(
     *, sender: User, room_id: int, text: Any, client_id: Any = None, viewer_ids: Iterable[int] | None = None
 ) -> tuple[Message, bool]:
@@ -145,20 +195,13 @@ def message_send(
             # handed out in commit order, and each event names the message before it, so a
             # socket that sees a gap (events of two processes crossing) fetches what it missed.
             # The same query checks that the sender takes part in the room.
-            locked = list(
-                ChatRoom.objects.select_for_update(of=("self",))
-                .filter(pk=room_id, participants__user_id=sender.pk)
-                .values_list("last_message_id", flat=True)
-            )
-            if not locked:
+            previous_id = _lock_room_for_sender(room_id=room_id, sender_id=sender.pk)
+            if previous_id is _NOT_A_MEMBER:
                 room_for_member(user_id=sender.pk, room_id=room_id)  # raises NotFound / NotParticipant
                 raise NotParticipant()
-            previous_id = locked[0]
             # A repeated clientId fails here on the unique constraint (sender, client_id).
-            message = Message.objects.create(room_id=room_id, sender=sender, text=text, client_id=client_id)
-            # Only ever forward (a moderator's deletion may have moved it back meanwhile).
-            older = Q(last_message__isnull=True) | Q(last_message_id__lt=message.pk)
-            ChatRoom.objects.filter(older, pk=room_id).update(last_message=message, last_activity_at=message.created_at)
+            message = _insert_message(room_id=room_id, sender=sender, text=text, client_id=client_id)
+            _advance_room(room_id=room_id, message=message)
             counts = _count_the_new_message(room_id=room_id, message_id=message.pk, reader_ids={sender.pk, *viewers})
             message.sender = sender
             payload = message_payload(message)
