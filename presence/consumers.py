@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -169,9 +170,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.groups = groups
         # Frames are handled one after the other by a worker task of this socket, so that
         # while one waits for the database, events from the layer still reach the client.
-        self.inbox: asyncio.Queue[tuple[str | None, bytes | None]] = asyncio.Queue()
+        # (A task only while there are frames: an idle socket holds none.)
+        self.inbox: deque[tuple[str | None, bytes | None]] = deque()
+        self.worker: asyncio.Task | None = None
         self.joining: dict[int, list[dict]] = {}  # room id -> live events held during its join
-        self.worker = asyncio.create_task(self._work())
         await self.accept()
         registry.add(self.channel_name, user.pk)
         await presence.connection_opened(user=user, conn_id=self.channel_name, friends_of=_friends_of)
@@ -202,14 +204,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.user is None:
             return
-        if self.inbox.qsize() >= INBOX_LIMIT:
+        if len(self.inbox) >= INBOX_LIMIT:
             await self._error("rate_limited", "Too many frames waiting; slow down.", None)
             return
-        self.inbox.put_nowait((text_data, bytes_data))
+        self.inbox.append((text_data, bytes_data))
+        if self.worker is None or self.worker.done():
+            self.worker = asyncio.create_task(self._work())
 
     async def _work(self) -> None:
-        while True:
-            text_data, bytes_data = await self.inbox.get()
+        while self.inbox:
+            text_data, bytes_data = self.inbox.popleft()
             if self.closed:
                 continue  # closing: what the client sent after that goes unanswered
             try:
@@ -225,6 +229,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         worker = getattr(self, "worker", None)
         if worker is None or worker is asyncio.current_task() or worker.done():
             return
+        self.inbox.clear()
         worker.cancel()
         # Let the frame in hand finish its database call (a send then still publishes).
         await asyncio.wait([worker], timeout=WORKER_GRACE)
