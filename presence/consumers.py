@@ -346,8 +346,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._limit("connectToRoom")
         room_id = _room_id(frame)
         after_id = _optional_id(frame, "afterId")
-        # Subscribe first, then read: live events queue up behind this handler and any the
-        # replay already covered are skipped by id, so nothing is missed or doubled.
+        # Subscribe first, then read: live events for the room that arrive meanwhile are
+        # held (`self.joining`) and sent after the replay, those it covered skipped by id, so
+        # nothing is missed or doubled.
         group = room_group(room_id)
         held = self.joining.setdefault(room_id, [])
         try:
@@ -376,7 +377,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     await self.channel_layer.group_add(joined, self.channel_name)
         # Without afterId (or past the replay limit) the client loads what came before through
         # the API: live from the newest on. After a replay, live events for anything stored
-        # after its read are already queued behind this handler.
+        # after its read are among those held for this join.
         seen = latest
         if after_id is not None and not overflow:
             seen = int(replay[-1]["id"]) if replay else after_id
