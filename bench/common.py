@@ -459,6 +459,8 @@ def server_command(kind: str, port: int, *, deflate: bool = False) -> list[str]:
             "httptools",
             "--ws-per-message-deflate",
             "true" if deflate else "false",
+            "--ws-ping-interval",  # as deployed (deploy/systemd/chatty@.service)
+            "60",
             "--lifespan",
             "off",
             "--no-access-log",
