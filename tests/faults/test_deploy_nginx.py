@@ -58,6 +58,7 @@ from tests.multiprocess.servers import (
     free_port,
     postgres_url,
     redis_url_with_db,
+    start_servers,
 )
 from tests.multiprocess.wsclient import WsClient
 
@@ -240,22 +241,6 @@ class UnitProcess(ServerProcess):
 
     def log(self) -> str:
         return self.output(max_chars=10**8)
-
-
-def start_units(units: list[UnitProcess], attempts: int = 3) -> None:
-    """Start all at once (they load Django in parallel); a port taken meanwhile gets another."""
-    for unit in units:
-        unit.launch()
-    for unit in units:
-        for attempt in range(attempts):
-            try:
-                unit.wait_ready()
-                break
-            except ServerFailed:
-                if attempt + 1 < attempts and "address already in use" in unit.output().lower():
-                    unit.launch()
-                    continue
-                raise
 
 
 class Nginx:
@@ -463,7 +448,7 @@ def test_two_uvicorn_processes_behind_nginx_with_postgres_and_redis(
             migrate = pool.submit(run, [str(PYTHON), "manage.py", "migrate", "--noinput"], env)
             collect = pool.submit(run, [str(PYTHON), "manage.py", "collectstatic", "--noinput", "-v0"], collect_env)
             check = pool.submit(run, [str(PYTHON), "manage.py", "check", "--deploy"], env)
-            start_units(units)
+            start_servers(units)
             migrate.result()  # the test database is migrated already: this must just succeed
             collect.result()
             assert "System check identified no issues" in check.result()
