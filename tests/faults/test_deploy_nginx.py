@@ -205,20 +205,8 @@ def get(
 class UnitProcess(ServerProcess):
     """One `chatty@<port>` instance: the unit's ExecStart, run from this checkout."""
 
-    def launch(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        argv = [str(UVICORN), *unit_command(self.port)[1:]]
-        with self.log_path.open("ab") as log:
-            log.write(f"--- {self.name}: {shlex.join(argv)}\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(
-                argv,
-                cwd=BASE_DIR,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+    def command(self) -> list[str]:
+        return [str(UVICORN), *unit_command(self.port)[1:]]
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         """Poll /healthz (as the doc's curl does) until it says ok, the process dies, or time runs out."""

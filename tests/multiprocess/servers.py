@@ -18,6 +18,7 @@ import contextlib
 import http.client
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -120,11 +121,12 @@ class ServerProcess:
             ]
         return [str(DAPHNE), "-b", "127.0.0.1", "-p", str(self.port), "chatty.asgi:application"]
 
-    def launch(self) -> None:
-        """Start the server on a port that was free a moment ago (see `start_servers` for retries)."""
-        self.port = free_port()
+    def launch(self, port: int | None = None) -> None:
+        """Start the server on `port`, or on one that was free a moment ago (see `start_servers`
+        for retries)."""
+        self.port = port or free_port()
         with self.log_path.open("ab") as log:
-            log.write(f"--- {self.name}: {self.server} on 127.0.0.1:{self.port}\n".encode())
+            log.write(f"--- {self.name}: {shlex.join(self.command())}\n".encode())
             log.flush()
             self.proc = subprocess.Popen(
                 self.command(),
