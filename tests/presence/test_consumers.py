@@ -1110,3 +1110,43 @@ async def test_frame_ids_are_parsed_like_api_ids(users, connect):
         error(await recv(alice_ws), "invalid", "connectToRoom")
         await alice_ws.send_json_to({"type": "connectToRoom", "chatroomId": "1", "afterId": bad})
         error(await recv(alice_ws), "invalid", "connectToRoom")
+
+
+@pytest.mark.needs_postgres
+async def test_a_socket_receives_while_its_own_send_waits_on_the_database(users, friends, connect):
+    """Alice's send waits on the database (another transaction holds the room's row lock);
+    meanwhile a message in another room she has open still reaches her socket, and her send
+    is acknowledged and delivered once the lock is released."""
+    import psycopg
+    from django.conf import settings
+
+    from tests.multiprocess.servers import postgres_url
+
+    alice, bob, carol = await users("Alice", "Bob", "Carol")
+    await friends(alice, bob, carol)
+    busy = await create_room(alice, bob)
+    other = await create_room(alice, carol)
+    alice_ws, _ = await connect(alice)
+    for room in (busy, other):
+        await alice_ws.send_json_to({"type": "connectToRoom", "chatroomId": str(room.pk)})
+        assert await recv(alice_ws) == {"type": "joinedChatroom", "chatroomId": str(room.pk)}
+
+    holder = await sync_to_async(psycopg.connect, thread_sensitive=False)(postgres_url(settings.DATABASES["default"]))
+    try:
+        await sync_to_async(holder.execute, thread_sensitive=False)(
+            "SELECT id FROM chats_chatroom WHERE id = %s FOR UPDATE", [busy.pk]
+        )
+        await alice_ws.send_json_to(
+            {"type": "sendMessage", "chatroomId": str(busy.pk), "message": "waits", "clientId": "w1"}
+        )
+        hello = await send(carol, other, "meanwhile")
+        got = await recv_by_type(alice_ws, 2)  # her own send is still waiting for the lock
+        assert got["message"]["message"]["id"] == str(hello.pk)
+        assert got["lastMessage"]["chatroomId"] == str(other.pk)
+    finally:
+        await sync_to_async(holder.rollback, thread_sensitive=False)()
+        await sync_to_async(holder.close, thread_sensitive=False)()
+    got = await recv_by_type(alice_ws, 3)
+    assert got["ack"]["clientId"] == "w1"
+    assert got["message"]["message"]["id"] == got["ack"]["messageId"]
+    assert got["lastMessage"]["chatroomId"] == str(busy.pk)
