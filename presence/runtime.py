@@ -73,7 +73,12 @@ class Registry:
     async def _run(self) -> None:
         last_beat = time.monotonic()
         task = asyncio.current_task()
-        while True:
+        # A cancellation can be swallowed below: asgiref's sync_to_async, cancelled while its
+        # thread runs, waits for the thread and returns its result; Python 3.11's
+        # asyncio.timeout (in redis-py) can turn it into TimeoutError. The task still counts
+        # the request (`cancelling()`), so check it on every turn, or a loop that is shutting
+        # down would wait for this one for ever.
+        while not (task is not None and task.cancelling()):
             await asyncio.sleep(SWEEP_EVERY)
             try:
                 if time.monotonic() - last_beat >= HEARTBEAT_INTERVAL:
@@ -84,10 +89,7 @@ class Registry:
                 raise
             except Exception:
                 if task is not None and task.cancelling():
-                    # Python 3.11's asyncio.timeout (used by redis-py) can turn a
-                    # cancellation that meets an expiring timeout into TimeoutError;
-                    # looping on would keep a shutting-down loop alive forever.
-                    raise asyncio.CancelledError from None
+                    break
                 # Redis away for a moment: try again on the next tick.
                 logger.warning("presence heartbeat failed", exc_info=True)
 
