@@ -43,7 +43,7 @@ def quick_presence(monkeypatch):
 @pytest.fixture
 def users(make_user, befriend) -> Callable[..., Awaitable[list[Any]]]:
     async def make(*names: str) -> list[Any]:
-        return [await sync_to_async(make_user)(name) for name in names]
+        return [await database_sync_to_async(make_user)(name) for name in names]
 
     return make
 
@@ -52,7 +52,7 @@ def users(make_user, befriend) -> Callable[..., Awaitable[list[Any]]]:
 def friends(befriend) -> Callable[..., Awaitable[None]]:
     async def make(user: Any, *others: Any) -> None:
         for other in others:
-            await sync_to_async(befriend)(user, other)
+            await database_sync_to_async(befriend)(user, other)
 
     return make
 
