@@ -162,6 +162,18 @@ def send(sender: Any, room: Any, text: str):
 
 
 @database_sync_to_async
+def read_state(user: Any, room: Any) -> dict[str, Any]:
+    """What a failed read-position assertion needs to be understood."""
+    from chats.models import ChatRoom, Message, Participant
+
+    return {
+        "room.last_message_id": ChatRoom.objects.get(pk=room.pk).last_message_id,
+        "message ids": list(Message.objects.filter(room_id=room.pk).order_by("id").values_list("id", flat=True)),
+        "participant": Participant.objects.filter(room_id=room.pk, user=user).values("last_read_id", "unread_count")[0],
+    }
+
+
+@database_sync_to_async
 def unread(user: Any, room: Any) -> int:
     from chats.selectors import unread_counts
 
@@ -625,7 +637,8 @@ async def test_mark_read_moves_the_read_position_forward_only(users, friends, co
     assert (await recv(bob_ws))["unreadMessagesCount"] == 2
     await bob_ws.send_json_to({"type": "markRead", "chatroomId": str(room.pk), "messageId": str(10**15)})
     await barrier(bob_ws)
-    assert await unread(bob, room) == 0, "an id past the newest reads everything"
+    left = await unread(bob, room)
+    assert left == 0, f"an id past the newest reads everything; {await read_state(bob, room)}"
 
     for bad in ({}, {"messageId": "x"}, {"messageId": -3}, {"messageId": True}):
         await bob_ws.send_json_to({"type": "markRead", "chatroomId": str(room.pk), **bad})
