@@ -291,6 +291,27 @@ def test_concurrent_sends_reads_and_deletions_keep_the_count_right(trio):
         assert kept(r) == defined(r), f"round {round_}"
 
 
+def wait_for_a_lock_wait(timeout: float = 10.0) -> bool:
+    """Whether, within `timeout`, some session of the test database waits for a lock
+    (asked on a connection of its own: pg_stat_activity is frozen inside a transaction)."""
+    import psycopg
+    from django.conf import settings
+
+    from tests.multiprocess.servers import postgres_url
+
+    with psycopg.connect(postgres_url(settings.DATABASES["default"]), autocommit=True) as watcher:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            waiting = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()[0]
+            if waiting:
+                return True
+            time.sleep(0.01)  # a polling interval
+    return False
+
+
+@pytest.mark.needs_postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_read_mark_that_waits_for_a_send_counts_the_sent_message(trio):
     """The send holds its rows while the read mark starts: once the send commits, the mark's
@@ -306,7 +327,9 @@ def test_a_read_mark_that_waits_for_a_send_counts_the_sent_message(trio):
             with transaction.atomic():
                 send(alice, r)
                 sent.set()
-                time.sleep(0.5)  # the read mark is waiting meanwhile
+                # Commit only once the read mark waits for this transaction's row locks.
+                if not wait_for_a_lock_wait():
+                    errors.append(AssertionError("the read mark never waited for the send's locks"))
         except BaseException as exc:
             errors.append(exc)
         finally:
