@@ -223,8 +223,7 @@ def message_send(
 def read_mark(*, user: User, room_id: int, message_id: Any = None) -> int:
     """Move the user's read position forward to `message_id` (default: the newest message)."""
     room = room_for_member(user_id=user.pk, room_id=room_id)
-    latest = room.last_message_id or 0
-    target = latest if message_id is None else min(parse_id(message_id, "messageId", minimum=0), latest)
+    asked = None if message_id is None else parse_id(message_id, "messageId", minimum=0)
     with transaction.atomic():
         # The row's lock first, the count in a later statement: a send that changed the row
         # meanwhile has committed by then, so its message is in the count (PostgreSQL would
@@ -234,6 +233,11 @@ def read_mark(*, user: User, room_id: int, message_id: Any = None) -> int:
             .filter(room_id=room.pk, user=user)
             .values_list("last_read_id", flat=True)
         )
+        if asked is None:  # the newest when the reader asked (not one that came meanwhile)
+            target = room.last_message_id or 0
+        else:  # an id past the newest reads up to the newest as of now, under the lock
+            latest = ChatRoom.objects.filter(pk=room.pk).values_list("last_message_id", flat=True).first()
+            target = min(asked, latest or 0)
         if position and position[0] < target:
             Participant.objects.filter(room_id=room.pk, user=user).update(
                 last_read_id=target, unread_count=_unread_after(target)
