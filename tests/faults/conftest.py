@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.conf import settings
@@ -31,6 +31,24 @@ def server_env(database_url: str, redis_url: str) -> dict[str, str]:
     return env
 
 
+def _serve(
+    request: pytest.FixtureRequest, server: ServerProcess, also_show: Callable[[], str] | None = None
+) -> Iterator[ServerProcess]:
+    """Start `server` for one test and stop it after; its log is kept only if the test failed."""
+    request.node.chatty_servers = [server]
+    try:
+        start_servers([server])
+    except ServerFailed as exc:
+        pytest.fail(f"{exc}\n{also_show()}" if also_show else str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+        reports = [getattr(request.node, f"rep_{when}", None) for when in ("setup", "call")]
+        if not any(report is not None and report.failed for report in reports):
+            server.remove_log()
+
+
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:
     require_postgres_and_redis()
@@ -46,19 +64,7 @@ def private_redis() -> Iterator[PrivateRedis]:
 def server_on_private_redis(request: pytest.FixtureRequest, transactional_db, private_redis) -> Iterator[ServerProcess]:
     """One daphne process on the test database and the private Redis."""
     env = server_env(postgres_url(settings.DATABASES["default"]), private_redis.url)
-    server = ServerProcess("S", env)
-    request.node.chatty_servers = [server]
-    try:
-        start_servers([server])
-    except ServerFailed as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
-        reports = [getattr(request.node, f"rep_{when}", None) for when in ("setup", "call")]
-        if not any(report is not None and report.failed for report in reports):
-            server.remove_log()
+    yield from _serve(request, ServerProcess("S", env))
 
 
 @pytest.fixture
@@ -94,15 +100,4 @@ def server_on_private_postgres(
 ) -> Iterator[ServerProcess]:
     """One daphne process on the private cluster's `chatty` database and the private Redis."""
     server = ServerProcess("S", server_env(private_postgres.url("chatty"), private_redis.url))
-    request.node.chatty_servers = [server]
-    try:
-        start_servers([server])
-    except ServerFailed as exc:
-        pytest.fail(f"{exc}\n--- private PostgreSQL:\n{private_postgres.output()}", pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
-        reports = [getattr(request.node, f"rep_{when}", None) for when in ("setup", "call")]
-        if not any(report is not None and report.failed for report in reports):
-            server.remove_log()
+    yield from _serve(request, server, also_show=lambda: f"--- private PostgreSQL:\n{private_postgres.output()}")
