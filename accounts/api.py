@@ -15,7 +15,7 @@ from accounts.services import end_session
 from accounts.tokens import issue_token
 from chatty.api import api_view, error_response
 from chatty.errors import Invalid
-from presence.selectors import status_of
+from chatty.live import status_of
 
 
 @api_view("GET", auth=False)

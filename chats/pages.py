@@ -6,8 +6,8 @@ from typing import Any
 
 from accounts.models import User
 from chats.selectors import chat_list, history, message_payload, participant_payload, room_members, room_title
+from chatty.live import statuses
 from friends.selectors import friend_payload, friends_of
-from presence.selectors import statuses
 
 
 def shell_context(*, user: User) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from accounts.models import User
 from chats.models import MAX_CLIENT_ID_LENGTH, MAX_MESSAGE_LENGTH, ChatRoom, Message, Participant
 from chats.selectors import message_payload, room_for_member, room_summary
 from chatty.errors import Invalid, NotParticipant, TooLong, is_storable_text, parse_id
+from chatty.live import room_viewer_ids
 from chatty.realtime import members_group, publish_on_commit, room_group, user_group
 from friends.models import Friendship
-from presence.selectors import room_viewer_ids
 
 
 def _parse_ids(raw: Any) -> list[int]:

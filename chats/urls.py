@@ -9,5 +9,4 @@ urlpatterns = [
     path("dashboard/chat/<int:room_id>/send", views.send, name="room-send"),
     path("dashboard/friends/add", views.add_friend, name="add-friend"),
     path("dashboard/chats/new", views.new_chat, name="new-chat"),
-    path("dashboard/status", views.set_status, name="set-status"),
 ]

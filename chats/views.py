@@ -6,26 +6,21 @@ JavaScript on, htmx and the websocket take over the same forms.
 
 from __future__ import annotations
 
-from asgiref.sync import async_to_sync
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.models import STATUS_OFFLINE
-from accounts.services import user_set_status
 from chats.pages import room_context, shell_context
 from chats.selectors import room_for_member
 from chats.services import message_send, read_mark, room_create
 from chatty.errors import ChattyError, Invalid, NotFound, NotParticipant, TooLong
-from friends.selectors import friend_ids, friend_payload
+from chatty.live import status_of
+from friends.selectors import friend_payload
 from friends.services import friendship_create
-from presence import services as presence
-from presence.selectors import status_of
 
 
 def _member_room(request: HttpRequest, room_id: int):
@@ -131,22 +126,3 @@ def new_chat(request: HttpRequest) -> HttpResponse:
         response["HX-Redirect"] = url
         return response
     return redirect(url)
-
-
-@login_required
-@require_POST
-def set_status(request: HttpRequest) -> HttpResponse:
-    """The status menu without JavaScript (with it, the socket's changeStatus is used)."""
-    try:
-        user = user_set_status(user=request.user, status=request.POST.get("status", ""))
-    except ChattyError as exc:
-        messages.error(request, str(exc.detail))
-        return redirect("dashboard")
-    async_to_sync(presence.announce_self)(user_id=user.pk, status=user.chosen_status)
-    live = status_of(user)
-    if live != STATUS_OFFLINE:
-        async_to_sync(presence.announce)(user_id=user.pk, status=live, friends=friend_ids(user_id=user.pk))
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = reverse("dashboard")
-    return redirect(target)

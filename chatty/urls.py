@@ -6,6 +6,7 @@ from accounts import views as accounts_views
 from chatty.api import api_not_found
 from chatty.health import healthz
 from friends import api as friends_api
+from presence import views as presence_views
 
 api_patterns = [
     path("auth/check-auth", accounts_api.check_auth, name="api-check-auth"),
@@ -29,6 +30,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
+    path("dashboard/status", presence_views.set_status, name="set-status"),
     path("", include("chats.urls")),
 ]
 

@@ -8,9 +8,9 @@ from django.http import HttpRequest
 
 from chatty.api import api_view
 from chatty.errors import Invalid, parse_id
+from chatty.live import statuses
 from friends.selectors import friend_payload, friends_of
 from friends.services import friendship_create, friendship_delete
-from presence.selectors import statuses
 
 
 @api_view("GET")

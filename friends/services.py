@@ -8,10 +8,10 @@ from django.db.models.functions import Lower
 
 from accounts.models import USER_TAG_MAX_LENGTH, User
 from chatty.errors import Conflict, Invalid, NotFound, is_storable_text
+from chatty.live import status_of
 from chatty.realtime import publish_on_commit, user_group
 from friends.models import Friendship
 from friends.selectors import friend_payload
-from presence.selectors import status_of
 
 
 def friendship_create(*, user: User, friend_tag: str) -> User:

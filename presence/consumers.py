@@ -25,12 +25,12 @@ from chats import services as chat_services
 from chats.models import CATCH_UP_LIMIT
 from chatty.dbcalls import hot_db_call
 from chatty.errors import ChattyError, Invalid, RateLimited, parse_id
+from chatty.live import astatuses
 from chatty.realtime import collecting, members_group, publish, room_group, session_group, user_group
+from chatty.store import get_store
 from friends.selectors import friend_ids
 from presence import services as presence
 from presence.runtime import registry
-from presence.selectors import astatuses
-from presence.store import get_store
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import time
 
 from channels.db import database_sync_to_async
 
+from chatty.store import HEARTBEAT_INTERVAL, get_store
 from presence import services
-from presence.store import HEARTBEAT_INTERVAL, get_store
 
 logger = logging.getLogger(__name__)
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 
 from accounts.models import STATUS_OFFLINE, User
 from accounts.services import user_set_status
+from chatty.live import astatuses
 from chatty.realtime import asend_now, room_group, user_group
+from chatty.store import get_store
 from friends.selectors import friend_ids
-from presence.store import get_store
 
 RECONNECT_GRACE = 5.0  # seconds a closed connection still counts, so a reload does not flap
 
@@ -71,6 +73,21 @@ async def status_change(*, user: User, status: str, friends_of: FriendsOf) -> Us
     user = await database_sync_to_async(user_set_status)(user=user, status=status)
     await announce_self(user_id=user.pk, status=user.chosen_status)
     await announce(user_id=user.pk, status=user.chosen_status, friends=await friends_of(user.pk))
+    return user
+
+
+def status_change_sync(*, user: User, status: str) -> User:
+    """`status_change` from sync code (the no-JavaScript form): friends hear of it only while
+    the user is connected (offline stays offline to them)."""
+    user = user_set_status(user=user, status=status)
+    friends = friend_ids(user_id=user.pk)
+
+    async def tell() -> None:
+        await announce_self(user_id=user.pk, status=user.chosen_status)
+        if (await astatuses([user]))[user.pk] != STATUS_OFFLINE:
+            await announce(user_id=user.pk, status=user.chosen_status, friends=friends)
+
+    async_to_sync(tell)()
     return user
 
 

@@ -14,7 +14,7 @@ from channels.layers import channel_layers
 from django.conf import settings
 from django.test import Client
 
-from presence import store as store_module
+from chatty import store as store_module
 
 REDIS_TEST_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 _names = itertools.count(1)

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from presence.store import InProcessStore, RedisStore
+from chatty.store import InProcessStore, RedisStore
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 TTL = 0.5

@@ -106,7 +106,7 @@ async def test_the_ui_socket_checks_the_origin_too(alice_credentials):
 async def test_a_refused_origin_leaves_no_presence(alice_credentials, fresh_live_state, make_user):
     """A hijack attempt must not even make Alice look online to her friends."""
     from accounts.models import User
-    from presence.selectors import astatuses
+    from chatty.live import astatuses
 
     comm = communicator(cookie=alice_credentials["cookie"], origin="http://evil.example")
     try:

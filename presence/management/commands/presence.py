@@ -3,7 +3,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from accounts.models import User
-from presence.store import get_store
+from chatty.store import get_store
 
 
 class Command(BaseCommand):
