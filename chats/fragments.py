@@ -13,13 +13,9 @@ from typing import Any
 from django.template.loader import render_to_string
 from django.utils import translation
 
-PUSH = "chats/partials/push.html"
+from chatty.wire import render_fragment as render
+
 BADGE_SLOT = "@@chatty-badge@@"  # where a participant's own unread badge goes
-
-
-def render(context: dict[str, Any], lang: str) -> str:
-    with translation.override(lang):
-        return render_to_string(PUSH, context).strip()
 
 
 def message(payload: dict[str, Any], *, mine: bool, lang: str) -> str:

@@ -15,6 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from django.template.loader import render_to_string
+from django.utils import translation
+
 from chatty.errors import Invalid, parse_id
 
 
@@ -111,6 +114,15 @@ class Out:
 
 
 Renderer = Callable[[dict[str, Any]], Out | None]
+
+
+PUSH_TEMPLATE = "chats/partials/push.html"  # every live fragment, out-of-band swaps by id
+
+
+def render_fragment(context: dict[str, Any], lang: str, template: str = PUSH_TEMPLATE) -> str:
+    """A live fragment for the browser's socket, in the socket's language."""
+    with translation.override(lang):
+        return render_to_string(template, context).strip()
 
 
 def room_id_of(frame: dict[str, Any]) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chats.fragments import render
 from chatty.wire import Out, dumps
+from chatty.wire import render_fragment as render
 
 
 def friend_added(event: dict[str, Any]) -> Out:

@@ -10,10 +10,10 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from accounts.models import STATUS_OFFLINE, User
-from chats.fragments import render
 from chatty.errors import Invalid
 from chatty.store import get_store
 from chatty.wire import Conn, Out, Refused, dumps
+from chatty.wire import render_fragment as render
 from friends.selectors import friend_ids
 from presence import services
 from presence.runtime import registry
@@ -32,17 +32,15 @@ def _opening(user_id: int) -> tuple[User | None, list[int]]:
 def _snapshot(conn: Conn, friends: list[int], online: set[int], statuses: dict[int, str]) -> None:
     status = conn.user.chosen_status
     shown = {f: statuses[f] for f in friends if f in online}
-    if not conn.ui:
-        conn.reply({"type": "retrieveCurrentUser", "status": status})
-        conn.reply({"type": "retrieveOnlineFriends", "friends": {str(f): {"status": s} for f, s in shown.items()}})
-        return
-    # The page's script reads the user's own status; the dots of every friend are HTML
-    # (the offline ones turn grey).
+    # Both on-connect frames on either socket (SPEC §4); the browser's gets the HTML too:
+    # its own status, and a dot for every friend (the offline ones turn grey).
     conn.reply({"type": "retrieveCurrentUser", "status": status})
-    conn.write(render({"kind": "me", "my_status": status}, conn.lang))
-    dots = [(str(f), shown.get(f, STATUS_OFFLINE)) for f in sorted(friends)]
-    if dots:
-        conn.write(render({"kind": "presence", "dots": dots}, conn.lang))
+    conn.reply({"type": "retrieveOnlineFriends", "friends": {str(f): {"status": s} for f, s in shown.items()}})
+    if conn.ui:
+        conn.write(render({"kind": "me", "my_status": status}, conn.lang))
+        dots = [(str(f), shown.get(f, STATUS_OFFLINE)) for f in sorted(friends)]
+        if dots:
+            conn.write(render({"kind": "presence", "dots": dots}, conn.lang))
 
 
 @database_sync_to_async

@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 SWEEP_EVERY = 2.0
 
+
 class Registry:
     """The connections this process serves: {conn_id: (user_id, joined room ids)}."""
 
