@@ -96,9 +96,9 @@ class Out:
 
     `text` is the JSON frame every socket gets; `per_user` replaces it where a part differs
     per user (a participant's own unread count): a cheap splice, never a render. For the
-    browser's socket, `html(lang)` is the fragment (made once per language) and
-    `html_per_user(user_id, lang)` its per-user variant; `json_on_ui` sends the JSON frame
-    there too (the page's script reads it). `effect` is what each reached socket does besides
+    browser's socket, `html(lang)` is the fragment (made once per language), sent after the
+    JSON, and `html_per_user(user_id, lang)` its variant for a side (one's own message) or a
+    count, made from a few cached pieces, never rendered per socket. `effect` is what each reached socket does besides
     writing (follow a new room, close); `skip_user` is a user whose sockets get nothing (the
     one who is typing).
     """
@@ -107,7 +107,6 @@ class Out:
     per_user: Callable[[int], str] | None = None
     html: Callable[[str], str] | None = None
     html_per_user: Callable[[int, str], str] | None = None
-    json_on_ui: bool = False
     skip_user: int | None = None
     effect: Callable[[Conn], Awaitable[None] | None] | None = None
     cache: dict[str, str] = field(default_factory=dict)  # HTML made so far, by language

@@ -234,23 +234,23 @@ def fan_out(out: Out, conns: Iterable[Any]) -> None:
 
 
 def write_out(conn: Any, out: Out) -> None:
-    """Write what an event became to one socket: its JSON, or on the browser's socket its
-    HTML (made once per language and kept on the `Out`) and the JSON the page reads."""
+    """Write what an event became to one socket: its JSON frame and, on the browser's socket,
+    then its HTML (made once per language, or per side, and kept on the `Out`). The browser's
+    socket keeps the JSON too: its clients read acks, joins and errors from it, and a
+    delivery is a `message` frame on either socket."""
+    if out.per_user is not None:
+        conn.write(out.per_user(conn.user_id))
+    elif out.text is not None:
+        conn.write(out.text)
     if conn.ui:
         if out.html_per_user is not None:
             html = out.html_per_user(conn.user_id, conn.lang)
         elif out.html is not None:
             html = _html_for(out, conn.lang)
         else:
-            html = None
+            return
         if html:
             conn.write(html)
-        if not out.json_on_ui:
-            return
-    if out.per_user is not None:
-        conn.write(out.per_user(conn.user_id))
-    elif out.text is not None:
-        conn.write(out.text)
 
 
 def _html_for(out: Out, lang: str) -> str:

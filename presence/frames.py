@@ -124,7 +124,6 @@ def presence_self(event: dict[str, Any]) -> Out:
     return Out(
         text=dumps({"type": "retrieveCurrentUser", "status": status}),
         html=lambda lang: render({"kind": "me", "my_status": status}, lang),
-        json_on_ui=True,
         effect=effect,
     )
 
