@@ -308,7 +308,14 @@ def browser_sessions(database: str, user_ids: Sequence[str], *, path: Path) -> t
     users.write_text(json.dumps(list(user_ids)))
     env = server_env(database, extra={"BENCH_SESSION_USERS": str(users), "BENCH_SESSION_OUT": str(path)})
     started = time.monotonic()
-    subprocess.run([PYTHON, "manage.py", "shell", "-c", _SESSIONS_CODE], cwd=ROOT, env=env, check=True, timeout=1800)
+    subprocess.run(
+        [PYTHON, "manage.py", "shell", "-c", _SESSIONS_CODE],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=1800,
+        stdout=subprocess.DEVNULL,  # the shell's banner; errors still reach stderr
+    )
     made = json.loads(path.read_text())
     log(f"{len(made['sessions'])} sessions in {time.monotonic() - started:.1f}s")
     return made["cookie"], made["sessions"]

@@ -1,6 +1,6 @@
 """Run every benchmark and write one markdown table of figures: `make bench`.
 
-    .venv/bin/python bench/run_all.py            # the standard profile (about an hour)
+    .venv/bin/python bench/run_all.py            # the standard profile (about an hour and a quarter)
     .venv/bin/python bench/run_all.py --quick    # a smoke run, under about two minutes
     .venv/bin/python bench/run_all.py --only fanout --servers daphne,uvicorn
     .venv/bin/python bench/run_all.py --only sockets    # /ws/ beside /ws/ui/ only
@@ -82,6 +82,14 @@ IDLE_QUICK = ["--connections", "200", "--idle-seconds", "5"]
 IDLE_STANDARD = ["--connections", "10000", "--idle-seconds", "20", *PERSISTENT, *NICE]
 DB_QUICK = ["--messages", "20000", "--database", "postgres", "--runs", "20"]
 DB_STANDARD: list[str] = []
+
+
+FOOTNOTES = (
+    "¹ Deliveries of the messages sent in the window that had not arrived when the run stopped "
+    "waiting (the drain ends after 3 s without progress, 15 s at most): loss, or a backlog the "
+    "server had not reached. ² What the server got through during the window, whenever sent: its "
+    "throughput when it is behind; the age is send-to-receive of those frames."
+)
 
 
 def _value(arguments: list[str], option: str, default: str) -> str:
@@ -320,14 +328,7 @@ def main() -> None:
                 result = fanout_run(name, workload)
                 if result is not None:
                     fanout.append((name, result))
-            sections += ["## Fan-out (bench/fanout.py)", "", *fanout_rows(fanout), ""]
-            sections += [
-                "¹ Deliveries of the messages sent in the window that had not arrived when the run stopped "
-                "waiting (the drain ends after 3 s without progress, 15 s at most): loss, or a backlog the "
-                "server had not reached. ² What the server got through during the window, whenever sent: its "
-                "throughput when it is behind; the age is send-to-receive of those frames.",
-                "",
-            ]
+            sections += ["## Fan-out (bench/fanout.py)", "", *fanout_rows(fanout), "", FOOTNOTES, ""]
 
         if "sockets" in only:
             server = SOCKETS_SERVER if SOCKETS_SERVER in servers else servers[0]
@@ -350,6 +351,8 @@ def main() -> None:
                 *socket_rows(pairs),
                 "",
                 *fanout_rows(runs),
+                "",
+                FOOTNOTES,
                 "",
             ]
 
