@@ -150,6 +150,9 @@ def test_without_javascript_settings_status_language_and_logout_work(live):
     page = live.context(ana, java_script_enabled=False).new_page()
     page.goto("/dashboard")
     expect(page.locator("#conn-state")).to_have_text("")
+    # Buttons that need a script (dialogs, the clipboard) are not offered; the plain forms are.
+    expect(page.get_by_role("button", name="Add friend")).to_be_hidden()
+    expect(page.get_by_role("button", name="Copy your tag")).to_have_count(0)
     page.locator(".me-button").click()
     page.wait_for_url("**/dashboard/settings")
     expect(page.locator("h1")).to_have_text("Settings")
