@@ -8,7 +8,15 @@ from django.http import HttpRequest
 
 from chats.models import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
 from chats.selectors import chat_list as select_chat_list
-from chats.selectors import history, message_payload, participant_payload, room_for_member, room_members, room_title
+from chats.selectors import (
+    history,
+    message_payloads,
+    participant_payload,
+    read_positions,
+    room_for_member,
+    room_members,
+    room_title,
+)
 from chats.services import room_create
 from chatty.api import api_view
 from chatty.errors import Invalid, parse_id
@@ -45,9 +53,10 @@ def chat_info(request: HttpRequest, user: Any, body: dict) -> tuple[int, dict]:
     messages, has_more = history(room_id=room.pk, before=before, limit=limit)
     return 200, {
         "id": str(room.pk),
-        "title": room_title(kind=room.kind, members=members, viewer_id=user.pk),
+        "title": room_title(kind=room.kind, members=members, viewer_id=user.pk, custom=room.title),
         "kind": room.kind,
         "participants": [participant_payload(m) for m in members],
-        "messages": [message_payload(m) for m in messages],
+        "messages": message_payloads(messages),
         "hasMore": has_more,
+        "readPositions": read_positions(room_id=room.pk),
     }

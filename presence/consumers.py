@@ -128,13 +128,13 @@ def _join(user: User, room_id: int, after_id: int | None):
     if after_id is not None:
         replay, overflow = chat_selectors.messages_after(room_id=room.pk, after_id=after_id, limit=CATCH_UP_LIMIT)
     latest = chat_services.read_mark(user=user, room_id=room.pk)
-    return [chat_selectors.message_payload(m) for m in replay], overflow, latest
+    return chat_selectors.message_payloads(replay), overflow, latest
 
 
 @hot_db_call
 def _missed(room_id: int, after_id: int, before_id: int) -> tuple[list[dict], bool]:
     page, overflow = chat_selectors.messages_after(room_id=room_id, after_id=after_id, limit=CATCH_UP_LIMIT)
-    return [chat_selectors.message_payload(m) for m in page if m.pk < before_id], overflow
+    return chat_selectors.message_payloads([m for m in page if m.pk < before_id]), overflow
 
 
 _send = hot_db_call(collecting(chat_services.message_send))

@@ -47,6 +47,7 @@ def test_summary_shape_of_an_empty_direct_room(people, room):
         ],
         "lastMessage": None,
         "unreadMessagesCount": 0,
+        "muted": False,
     }
     assert chat_list(user=bob)[0]["title"] == "Alice"
 
@@ -66,6 +67,10 @@ def test_summary_carries_the_last_message_and_unread_count(people, room):
         "senderName": "Alice",
         "senderImage": "",
         "timestamp": int(last.created_at.timestamp() * 1000),
+        "editedAt": None,
+        "replyTo": None,
+        "reactions": [],
+        "attachments": [],
     }
     assert summary["unreadMessagesCount"] == 3
     assert chat_list(user=alice)[0]["unreadMessagesCount"] == 0

@@ -542,6 +542,10 @@ async def test_send_message_acks_the_sender_and_reaches_joined_and_member_connec
         "senderName": "Alice",
         "senderImage": "",
         "timestamp": ack["timestamp"],
+        "editedAt": None,
+        "replyTo": None,
+        "reactions": [],
+        "attachments": [],
     }
 
     def last_message(count: int) -> Frame:
