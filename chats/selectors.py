@@ -31,7 +31,10 @@ MESSAGE_RELATED = ("sender", "reply_to", "reply_to_sender")
 def _reply_payload(message: Message) -> dict[str, Any] | None:
     if message.reply_to_id is None:
         return None
-    quoted = message.reply_to  # None once the quoted message is deleted (no constraint)
+    try:
+        quoted = message.reply_to  # None once the quoted message is deleted (no constraint)
+    except Message.DoesNotExist:  # the same, when it was not selected with the message
+        quoted = None
     sender = message.reply_to_sender
     return {
         "id": str(message.reply_to_id),

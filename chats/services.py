@@ -18,7 +18,6 @@ from chats.selectors import (
     MESSAGE_RELATED,
     message_for_member,
     message_payload,
-    reactions_of,
     room_for_member,
     room_summaries,
     room_summary,
@@ -369,6 +368,22 @@ def message_edit(*, user: User, message_id: int, text: str, room_id: int | None 
     return message
 
 
+def _toggled(current: list[dict[str, Any]], *, emoji: str, user_id: str) -> list[dict[str, Any]]:
+    """The reaction list after one toggle: an emoji keeps its place while anyone still uses
+    it (chips do not jump when someone takes theirs back); a new one goes last."""
+    reactions = [{"emoji": r["emoji"], "userIds": list(r["userIds"])} for r in current]
+    entry = next((r for r in reactions if r["emoji"] == emoji), None)
+    if entry is None:
+        if len(reactions) >= MAX_REACTIONS_PER_MESSAGE:
+            raise Invalid(f"A message holds at most {MAX_REACTIONS_PER_MESSAGE} different emoji.")
+        return [*reactions, {"emoji": emoji, "userIds": [user_id]}]
+    if user_id in entry["userIds"]:
+        entry["userIds"].remove(user_id)
+    else:
+        entry["userIds"].append(user_id)
+    return [r for r in reactions if r["userIds"]]
+
+
 def reaction_toggle(
     *, user: User, message_id: int, emoji: str, room_id: int | None = None
 ) -> tuple[Message, list[dict[str, Any]]]:
@@ -379,16 +394,16 @@ def reaction_toggle(
     message = message_for_member(user_id=user.pk, message_id=message_id, room_id=room_id)
     ensure_writable(room_id=message.room_id, user_id=user.pk)
     with transaction.atomic():
-        # The message's lock: two toggles of one message at once count its emoji in turn.
-        if not Message.objects.select_for_update().filter(pk=message.pk).exists():
+        # The message's lock: two toggles of one message at once change its list in turn.
+        current = (
+            Message.objects.select_for_update().filter(pk=message.pk).values_list("reaction_summary", flat=True).first()
+        )
+        if current is None:
             raise NotFound("No such message.")
+        reactions = _toggled(current, emoji=emoji, user_id=str(user.pk))
         mine = Reaction.objects.filter(message_id=message.pk, user=user, emoji=emoji)
         if not mine.delete()[0]:
-            used = set(Reaction.objects.filter(message_id=message.pk).values_list("emoji", flat=True))
-            if emoji not in used and len(used) >= MAX_REACTIONS_PER_MESSAGE:
-                raise Invalid(f"A message holds at most {MAX_REACTIONS_PER_MESSAGE} different emoji.")
             Reaction.objects.create(message_id=message.pk, user=user, emoji=emoji)
-        reactions = reactions_of([message.pk]).get(message.pk, [])
         Message.objects.filter(pk=message.pk).update(reaction_summary=reactions)
         publish_on_commit(
             room_group(message.room_id),
