@@ -318,7 +318,7 @@ def test_renaming_a_group_titles_it_for_everyone(people, room, published):
         summary = room_rename(user=bob, room_id=r.pk, title="  Trip  ")
     assert summary["title"] == "Trip" and summary["customTitle"] == "Trip"
     assert {group for group, _ in events} == {f"user.{u.pk}" for u in (alice, bob, carol)}
-    for group, event in events:
+    for _group, event in events:
         assert event["type"] == "chat.updated" and event["chatroom"]["title"] == "Trip"
     mine = dict(events)[f"user.{alice.pk}"]["chatroom"]
     assert mine == room_summary(room_id=r.pk, user=alice)
