@@ -993,7 +993,12 @@ async def test_message_deleted_reaches_every_connection_of_the_participants(user
     await saw_online(bob_ws, carol_ws, of=alice)
     await bob_ws.send_json_to({"type": "connectToRoom", "chatroomId": str(room.pk)})
     assert (await recv(bob_ws))["type"] == "joinedChatroom"
-    expected = {"type": "messageDeleted", "chatroomId": str(room.pk), "messageId": str(message.pk)}
+    expected = {
+        "type": "messageDeleted",
+        "chatroomId": str(room.pk),
+        "messageId": str(message.pk),
+        "lastMessage": None,  # SPEC §9: the room's newest message now
+    }
     await sync_to_async(message_delete)(message=message)
     assert await recv(alice_ws) == expected
     assert await recv(bob_ws) == expected
