@@ -212,7 +212,7 @@ def test_leaving_a_group_without_javascript(make_user, befriend):
 
 
 def test_a_direct_room_shows_no_leave_form_and_cannot_be_left(pair):
-    alice, bob, room = pair
+    alice, _bob, room = pair
     client = signed_in(alice)
     assert "/leave" not in client.get(f"/dashboard/chat/{room.pk}").content.decode()
     response = client.post(f"/dashboard/chat/{room.pk}/leave", follow=True)
