@@ -15,7 +15,6 @@ from chats.models import (
     ChatRoom,
     Message,
     Participant,
-    Reaction,
 )
 from chatty.errors import Invalid, NotFound, NotParticipant, parse_id
 
@@ -41,17 +40,6 @@ def _reply_payload(message: Message) -> dict[str, Any] | None:
         "senderName": sender.display_name if sender is not None else "",
         "excerpt": quoted.text[:REPLY_EXCERPT_LENGTH] if quoted is not None else None,
     }
-
-
-def reactions_of(message_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-    """{message id: [{"emoji", "userIds"}]} in first-use order, counted from the Reaction
-    rows in one query (the toggle stores it as the message's reaction_summary)."""
-    grouped: dict[int, dict[str, list[str]]] = defaultdict(dict)
-    if message_ids:
-        rows = Reaction.objects.filter(message_id__in=message_ids).order_by("id")
-        for message_id, emoji, user_id in rows.values_list("message_id", "emoji", "user_id"):
-            grouped[message_id].setdefault(emoji, []).append(str(user_id))
-    return {mid: [{"emoji": e, "userIds": ids} for e, ids in emojis.items()] for mid, emojis in grouped.items()}
 
 
 def _payload(message: Message, attachments: list[dict[str, Any]]) -> dict[str, Any]:

@@ -408,6 +408,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def frame_send_message(self, frame: dict) -> None:
         await self._limit("sendMessage")
         room_id = _room_id(frame)
+        reply_to = frame.get("replyToId")
+        reply_to_id = None if reply_to is None else parse_id(reply_to, "replyToId")
         viewers = await get_store().room_viewers(room_id)
         (message, _created), events = await _send(
             sender=self.user,
@@ -415,6 +417,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             text=frame.get("message"),
             client_id=frame.get("clientId"),
             viewer_ids=viewers,
+            reply_to_id=reply_to_id,
         )
         try:
             await self.send(
