@@ -359,7 +359,9 @@ def message_edit(*, user: User, message_id: int, text: str, room_id: int | None 
         ensure_writable(room_id=message.room_id, user_id=user.pk)
         message.text = text
         message.edited_at = timezone.now()
-        message.save(update_fields=["text", "edited_at"])
+        # An update, not save(): a deletion that committed meanwhile is a 404, not a crash.
+        if not Message.objects.filter(pk=message.pk).update(text=text, edited_at=message.edited_at):
+            raise NotFound("No such message.")
         payload = message_payload(message)
         publish_on_commit(
             members_group(message.room_id),
@@ -477,7 +479,11 @@ def room_add_members(*, user: User, room_id: int, friend_ids: list[int]) -> dict
             raise Invalid("Every id in friendIds must be one of your friends.")
         # Newcomers see the history, with nothing of it unread.
         latest = ChatRoom.objects.filter(pk=room.pk).values_list("last_message_id", flat=True).get() or 0
-        Participant.objects.bulk_create([Participant(room=room, user=f, last_read_id=latest) for f in friends])
+        try:
+            with transaction.atomic():
+                Participant.objects.bulk_create([Participant(room=room, user=f, last_read_id=latest) for f in friends])
+        except IntegrityError:  # added by someone else meanwhile (SQLite takes no row lock)
+            raise Invalid("Someone in friendIds is in this chat already.") from None
         summaries = room_summaries(room_id=room.pk)
         for friend in friends:
             publish_on_commit(user_group(friend.pk), {"type": "chat.added", "chatroom": summaries[friend.pk]})
