@@ -54,7 +54,10 @@ def clean_emoji(emoji: Any) -> str:
     """One emoji: 1 to 16 characters (skin tones and joiners included), no letters or digits."""
     if not isinstance(emoji, str) or not 1 <= len(emoji) <= MAX_EMOJI_LENGTH or not is_storable_text(emoji):
         raise Invalid(f"emoji must be one emoji of 1 to {MAX_EMOJI_LENGTH} characters.")
-    if any(unicodedata.category(ch).startswith(_NOT_EMOJI_CATEGORIES) for ch in emoji):
+    categories = [unicodedata.category(ch) for ch in emoji]
+    # Every emoji has a pictograph (category So: faces, hearts, flags' regional indicators);
+    # the rest may be joiners, variation selectors and skin tones, never letters or digits.
+    if any(c.startswith(_NOT_EMOJI_CATEGORIES) for c in categories) or "So" not in categories:
         raise Invalid("emoji must be an emoji, without letters, digits or spaces.")
     return emoji
 

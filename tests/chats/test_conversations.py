@@ -213,7 +213,9 @@ def test_reactions_toggle_in_first_use_order_and_tell_the_room(people, room, pub
     assert Reaction.objects.filter(message=m).count() == 2
 
 
-@pytest.mark.parametrize("emoji", ["", "a", "1", "👍a", "🙂 ", "x" * 17, "👍" * 17, 5, None, "\x00"])
+@pytest.mark.parametrize(
+    "emoji", ["", "a", "1", "1️⃣", "👍a", "🙂 ", "!", "+", "\u200d", "x" * 17, "👍" * 17, 5, None, "\x00", "\ud83d"]
+)
 def test_a_reaction_is_one_emoji(people, room, emoji):
     alice, bob = people("Alice", "Bob")
     r = room(alice, bob)
