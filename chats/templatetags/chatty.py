@@ -32,7 +32,10 @@ def _markdown() -> MarkdownIt:
 def markdown(text: str | None) -> SafeString:
     """A message's text as HTML: rendered by markdown-it, then sanitized by nh3 (ammonia) to
     the few tags above; links only http(s), opening in a new tab, rel="noopener noreferrer nofollow"."""
-    html = _markdown().render(text or "")
+    # markdown-it ends lines after its tags; the bubble keeps white space as typed
+    # (pre-wrap), so those would show as blank lines. Every literal ">" in its output closes a
+    # tag (text is escaped), so this drops only the newlines that follow tags.
+    html = _markdown().render(text or "").replace(">\n", ">")
     cleaned = nh3.clean(
         html,
         tags=_ALLOWED_TAGS,
