@@ -250,3 +250,26 @@ def test_a_reply_shows_its_quote_and_reactions_show_their_count(pair):
     message_remove(user=bob, message_id=parent.pk)
     page = client.get(f"/dashboard/chat/{room.pk}").content.decode()
     assert "Message deleted" in page
+
+
+def test_line_breaks_render_once_in_the_pre_wrap_bubble():
+    from chats.templatetags.chatty import markdown
+
+    # The bubble keeps white space (pre-wrap): a newline after <br> or between blocks would
+    # show as an extra blank line.
+    assert markdown("first\nsecond") == "<p>first<br>second</p>"
+    assert markdown("> quoted\n\nafter") == "<blockquote><p>quoted</p></blockquote><p>after</p>"
+    assert markdown("```\na\n\nb\n```") == "<pre><code>a\n\nb\n</code></pre>"  # code keeps its lines
+
+
+def test_the_new_forms_speak_korean(make_user, befriend):
+    alice, bob, carol = make_user("Alice"), make_user("Bob"), make_user("Carol")
+    befriend(alice, bob)
+    befriend(alice, carol)
+    group, _ = room_create(creator=alice, friend_ids=[bob.pk, carol.pk])
+    message_send(sender=alice, room_id=group.pk, text="안녕")
+    client = signed_in(alice)
+    body = client.get(f"/dashboard/chat/{group.pk}", headers={"Accept-Language": "ko"}).content.decode()
+    assert "수정" in body and "삭제" in body and "채팅 나가기" in body
+    response = client.post(f"/dashboard/chat/{group.pk}/leave", headers={"Accept-Language": "ko"}, follow=True)
+    assert "채팅에서 나갔어요." in response.content.decode()
