@@ -234,16 +234,19 @@ def message_send(
     return message, True
 
 
-def _position_moved(*, user_id: int, room_id: int, before: int, after: int) -> None:
+def _position_moved(*, user_id: int, room_id: int, before: int, after: int) -> int:
     """After a read position moved: the user's tabs get its unread count; when it moved
-    forward, the other participants learn how far the user read (read receipts)."""
+    forward, the other participants learn how far the user read (read receipts). Returns
+    the count (one query)."""
     unread = Participant.objects.filter(room_id=room_id, user_id=user_id).values_list("unread_count", flat=True).first()
-    publish_on_commit(user_group(user_id), {"type": "chat.unread", "room_id": room_id, "unread": unread or 0})
+    unread = unread or 0
+    publish_on_commit(user_group(user_id), {"type": "chat.unread", "room_id": room_id, "unread": unread})
     if after > before:
         publish_on_commit(
             members_group(room_id),
             {"type": "chat.read_by", "room_id": room_id, "user_id": user_id, "message_id": after},
         )
+    return unread
 
 
 def read_mark(*, user: User, room_id: int, message_id: Any = None) -> int:
@@ -293,8 +296,7 @@ def mark_unread(*, user: User, room_id: int, message_id: int) -> int:
         Participant.objects.filter(room_id=room.pk, user=user).update(
             last_read_id=before, unread_count=_unread_after(before)
         )
-        _position_moved(user_id=user.pk, room_id=room.pk, before=position[0], after=before)
-    return Participant.objects.filter(room_id=room.pk, user=user).values_list("unread_count", flat=True).get()
+        return _position_moved(user_id=user.pk, room_id=room.pk, before=position[0], after=before)
 
 
 def _unread_after(position: int) -> Coalesce:
