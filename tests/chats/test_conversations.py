@@ -395,3 +395,21 @@ def test_a_direct_room_cannot_be_left(people, room):
     with pytest.raises(Invalid):
         room_leave(user=alice, room_id=r.pk)
     assert Participant.objects.filter(room=r).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reactions_at_once_are_all_kept(people, room):
+    from tests.chats.test_services import run_together
+
+    users = people("Alice", "Bob", "Carol", "Dan", "Erin", "Finn", all_friends=True)
+    r = room(*users)
+    m = send(users[0], r, "react!")
+    emoji = ["👍", "🎉", "😂", "❤️", "🚀", "👀"]
+    results = run_together(
+        *[lambda u=u, e=e: reaction_toggle(user=u, message_id=m.pk, emoji=e) for u, e in zip(users, emoji, strict=True)]
+    )
+    assert not [x for x in results if isinstance(x, BaseException)], results
+    stored = Message.objects.get(pk=m.pk).reaction_summary
+    # Each toggle read and rewrote the list under the message's lock: none was lost.
+    assert sorted(r["emoji"] for r in stored) == sorted(emoji)
+    assert Reaction.objects.filter(message=m).count() == 6
