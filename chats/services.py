@@ -441,7 +441,7 @@ def _group_of(*, user: User, room_id: int) -> ChatRoom:
     return room
 
 
-def _announce_update(*, room_id: int, summaries: dict[int, dict[str, Any]], skip: Iterable[int] = ()) -> None:
+def _announce_update(*, summaries: dict[int, dict[str, Any]], skip: Iterable[int] = ()) -> None:
     """`chat.updated` to each participant's group, with their own summary."""
     skipped = set(skip)
     for user_id, summary in summaries.items():
@@ -457,7 +457,7 @@ def room_rename(*, user: User, room_id: int, title: str) -> dict[str, Any]:
         room = _group_of(user=user, room_id=room_id)
         ChatRoom.objects.filter(pk=room.pk).update(title=title)
         summaries = room_summaries(room_id=room.pk)
-        _announce_update(room_id=room.pk, summaries=summaries)
+        _announce_update(summaries=summaries)
     return summaries[user.pk]
 
 
@@ -489,7 +489,7 @@ def room_add_members(*, user: User, room_id: int, friend_ids: list[int]) -> dict
         summaries = room_summaries(room_id=room.pk)
         for friend in friends:
             publish_on_commit(user_group(friend.pk), {"type": "chat.added", "chatroom": summaries[friend.pk]})
-        _announce_update(room_id=room.pk, summaries=summaries, skip=[f.pk for f in friends])
+        _announce_update(summaries=summaries, skip=[f.pk for f in friends])
     return summaries[user.pk]
 
 
@@ -500,5 +500,5 @@ def room_leave(*, user: User, room_id: int) -> int:
         room = _group_of(user=user, room_id=room_id)
         Participant.objects.filter(room=room, user=user).delete()
         publish_on_commit(user_group(user.pk), {"type": "chat.removed", "room_id": room.pk})
-        _announce_update(room_id=room.pk, summaries=room_summaries(room_id=room.pk))
+        _announce_update(summaries=room_summaries(room_id=room.pk))
     return room.pk
