@@ -30,8 +30,8 @@ def preview(payload: dict[str, Any], *, lang: str) -> tuple[str, str]:
     return head, tail
 
 
-@lru_cache(maxsize=512)
-def badge(unread: int, lang: str) -> str:
-    """The unread badge for a count: a few distinct counts, made once each."""
+@lru_cache(maxsize=2048)
+def badge(chat_id: str, unread: int, lang: str) -> str:
+    """A room's unread badge for a count: a few distinct counts, made once each."""
     with translation.override(lang):
-        return render_to_string("chats/partials/badge.html", {"unread": unread}).strip()
+        return render_to_string("chats/partials/badge.html", {"chat_id": chat_id, "unread": unread}).strip()

@@ -7,6 +7,9 @@ urlpatterns = [
     path("dashboard/chat/<int:room_id>", views.room, name="room"),
     path("dashboard/chat/<int:room_id>/history", views.history_page, name="room-history"),
     path("dashboard/chat/<int:room_id>/send", views.send, name="room-send"),
+    path("dashboard/chat/<int:room_id>/leave", views.leave, name="room-leave"),
+    path("dashboard/chat/<int:room_id>/messages/<int:message_id>/edit", views.edit_message, name="message-edit"),
+    path("dashboard/chat/<int:room_id>/messages/<int:message_id>/delete", views.delete_message, name="message-delete"),
     path("dashboard/friends/add", views.add_friend, name="add-friend"),
     path("dashboard/chats/new", views.new_chat, name="new-chat"),
 ]

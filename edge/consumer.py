@@ -48,6 +48,9 @@ RATE_LIMITS = {
     "connectToRoom": 50,
     "leaveChatroom": 50,
     "markRead": 100,
+    "editMessage": 50,
+    "deleteMessage": 50,
+    "react": 100,
 }
 FLOOD_STRIKES = 20  # rate_limited answers in a row before the socket is closed
 INBOX_LIMIT = 64  # frames waiting for this socket's worker before more are refused
@@ -261,7 +264,7 @@ class Socket:
         stream = await self.hub.stream(room_id)
         stream.add(self)
         try:
-            replay, overflow, latest = await rooms.load_join(self.user, room_id, after_id)
+            replay, overflow, latest, then = await rooms.load_join(self.user, room_id, after_id)
         except BaseException:
             if room_id in self.rooms:
                 stream.joined(self, 0)  # a failed re-join leaves the socket joined as it was
@@ -281,6 +284,7 @@ class Socket:
                 write_out(self, rooms.render_message(payload))
         self.reply({"type": "joinedChatroom", "chatroomId": str(room_id)})
         stream.joined(self, seen)
+        await then()
 
     def leave_room(self, room_id: int) -> None:
         self.rooms.discard(room_id)

@@ -39,7 +39,12 @@ def friend_unlinked(event: dict[str, Any]) -> Out:
     return Out(effect=lambda conn: conn.unwatch(user_id))
 
 
+def friend_updated(event: dict[str, Any]) -> Out:
+    return Out(text=dumps({"type": "friendUpdated", "friend": event["friend"]}))
+
+
 EVENTS = {
+    "friend.updated": friend_updated,
     "friend.added": friend_added,
     "friend.removed": friend_removed,
     "friend.linked": friend_linked,
