@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from chats.models import MAX_CLIENT_ID_LENGTH, MAX_MESSAGE_LENGTH, ChatRoom, Message, Participant
+from chats.rules import ensure_writable
 from chats.selectors import message_payload, room_for_member, room_summary
 from chatty.errors import Invalid, NotParticipant, TooLong, is_storable_text, parse_id
 from chatty.live import room_viewer_ids
@@ -199,6 +200,7 @@ def message_send(
             if previous_id is _NOT_A_MEMBER:
                 room_for_member(user_id=sender.pk, room_id=room_id)  # raises NotFound / NotParticipant
                 raise NotParticipant()
+            ensure_writable(room_id=room_id, user_id=sender.pk)  # a direct room of ex-friends is read-only
             # A repeated clientId fails here on the unique constraint (sender, client_id).
             message = _insert_message(room_id=room_id, sender=sender, text=text, client_id=client_id)
             _advance_room(room_id=room_id, message=message)

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from chats.pages import room_context, shell_context
 from chats.selectors import room_for_member
 from chats.services import message_send, read_mark, room_create
+from chatty import limits
 from chatty.errors import ChattyError, Invalid, NotFound, NotParticipant, TooLong
 from chatty.live import status_of
 from friends.selectors import friend_payload
@@ -75,6 +76,7 @@ def history_page(request: HttpRequest, room_id: int) -> HttpResponse:
 def send(request: HttpRequest, room_id: int) -> HttpResponse:
     chat = _member_room(request, room_id)
     try:
+        limits.hit("sendMessage", request.user.pk)  # the socket's budget, on every path
         message_send(
             sender=request.user,
             room_id=chat.pk,
@@ -95,7 +97,7 @@ def add_friend(request: HttpRequest) -> HttpResponse:
     try:
         if tag.strip().lower() == request.user.user_tag.lower():
             raise Invalid(_("That is your own user tag."))
-        friend = friendship_create(user=request.user, friend_tag=tag)
+        friend = friendship_create(user=request.user, friend_tag=tag, address=request.META.get("REMOTE_ADDR"))
     except ChattyError as exc:
         error = _error_text(exc)
     if request.headers.get("HX-Request"):
