@@ -44,6 +44,9 @@ LIMITS: dict[str, Limit] = {
     # add-friend look-ups that match nobody, per user and per client address.
     "addFriendMiss": Limit(20, 3600.0),
     "addFriendMissAddress": Limit(60, 3600.0),
+    # Failed /admin/login/ attempts, as allauth limits its own login ("5/5m/key,10/m/ip").
+    "adminLoginFailed": Limit(5, 300.0),
+    "adminLoginFailedAddress": Limit(10, 60.0),
 }
 
 
