@@ -46,6 +46,12 @@ def is_blocked_between(*, user_id: int, other_id: int) -> bool:
     ).exists()
 
 
+def blocked_either_way(*, user_id: int) -> set[int]:
+    """The people the user blocked or was blocked by: each sees the other as offline."""
+    rows = Block.objects.filter(Q(blocker_id=user_id) | Q(blocked_id=user_id)).values_list("blocker_id", "blocked_id")
+    return {other for pair in rows for other in pair if other != user_id}
+
+
 def blocked_by(*, user: User) -> list[User]:
     """The people the user blocked, most recent first."""
     blocks = Block.objects.filter(blocker=user).select_related("blocked").order_by("-created_at", "-pk")
