@@ -148,3 +148,24 @@ def test_concurrent_users_with_the_same_name_get_distinct_tags(request, tags):
     assert sorted(stored) == sorted(u.user_tag for u in made)
     if tags == "colliding":
         assert "twin#004242" in stored
+
+
+@pytest.mark.django_db
+def test_pictures_load_only_from_the_providers_avatar_hosts_or_this_site(make_user, api):
+    allowed = [
+        "https://lh3.googleusercontent.com/a/ada",
+        "https://avatars.githubusercontent.com/u/583231?v=4",
+        "/media/avatars/7.png",
+    ]
+    refused = [
+        "https://tracker.example.net/pixel.png?who=alice",
+        "http://avatars.githubusercontent.com/u/1",  # not https
+        "https://avatars.githubusercontent.com.evil.example/u/1",
+        "https://user:pw@avatars.githubusercontent.com/u/1",
+        "//tracker.example.net/p.png",
+        "javascript:alert(1)",
+    ]
+    for picture in allowed:
+        assert api(make_user("Ann", picture=picture)).get("/api/user").json()["picture"] == picture
+    for picture in refused:
+        assert api(make_user("Ann", picture=picture)).get("/api/user").json()["picture"] == "", picture
