@@ -186,3 +186,15 @@ def test_the_settings_list_unblocks_without_javascript(make_user):
     response = client.post("/dashboard/block", {"userId": str(bob.pk), "next": "https://evil.example/"})
     assert response.status_code == 302 and response["Location"] == "/dashboard", "no open redirect"
     assert f'id="blocked-{bob.pk}"' in client.get("/dashboard").content.decode()
+
+
+def test_error_details_people_see_are_in_their_language(make_user, api):
+    alice = make_user("Alice")
+    client = api(alice)
+    client.client.defaults["HTTP_ACCEPT_LANGUAGE"] = "ko"
+    assert (
+        client.post("/api/friend/block", {"userId": str(alice.pk)}).json()["detail"] == "자기 자신은 차단할 수 없어요."
+    )
+    stranger = api()
+    stranger.client.defaults["HTTP_ACCEPT_LANGUAGE"] = "ko"
+    assert stranger.get("/api/friend/blocked").json() == {"error": "unauthenticated", "detail": "먼저 로그인하세요."}
