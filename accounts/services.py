@@ -21,7 +21,7 @@ def user_deactivate(*, user: User) -> None:
         user.is_active = False
         user.save(update_fields=["is_active"])
     else:
-        publish_on_commit(user_group(user.pk), {"type": "user.deactivated", "reason": "deactivated"})
+        publish_on_commit(user_group(user.pk), {"type": "user.deactivated"})
 
 
 def tokens_revoke(*, user: User) -> None:
@@ -37,7 +37,7 @@ def sessions_end_all(*, user: User) -> int:
         # Deleting the rows one by one sends post_delete for each: its sockets close.
         ended, _counts = UserSession.objects.filter(user_id=user.pk).delete()
         tokens_revoke(user=user)
-        publish_on_commit(user_group(user.pk), {"type": "user.deactivated", "reason": "logged_out_everywhere"})
+        publish_on_commit(user_group(user.pk), {"type": "user.deactivated"})
     return ended
 
 

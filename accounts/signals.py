@@ -42,17 +42,17 @@ def user_saved(sender: type, instance: User, created: bool, update_fields: Any =
             and (loaded is None or loaded["is_active"] is not False)
         )
         if deactivated:
-            publish_on_commit(user_group(instance.pk), {"type": CLOSE_ALL, "reason": "deactivated"})
+            publish_on_commit(user_group(instance.pk), {"type": CLOSE_ALL})
         elif password_changed:
             # Every session and token of the user was made with the old password: all of its
             # sockets close (the page that changed it goes on with a new session).
-            publish_on_commit(user_group(instance.pk), {"type": CLOSE_ALL, "reason": "password_changed"})
+            publish_on_commit(user_group(instance.pk), {"type": CLOSE_ALL})
     instance._loaded = {"password": instance.password, "is_active": instance.is_active}
 
 
 @receiver(post_delete, sender=User, dispatch_uid="chatty.accounts.user_deleted")
 def user_deleted(sender: type, instance: User, **kwargs: Any) -> None:
-    publish_on_commit(user_group(instance.pk), {"type": CLOSE_ALL, "reason": "deleted"})
+    publish_on_commit(user_group(instance.pk), {"type": CLOSE_ALL})
 
 
 @receiver(post_delete, sender=UserSession, dispatch_uid="chatty.accounts.session_deleted")
