@@ -11,10 +11,11 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
-from chats.models import MAX_CLIENT_ID_LENGTH, MAX_MESSAGE_LENGTH, ChatRoom, Message, Participant
+from chats.inputs import clean_client_id, clean_text
+from chats.models import ChatRoom, Message, Participant
 from chats.rules import ensure_writable
 from chats.selectors import message_payload, room_for_member, room_summary
-from chatty.errors import Invalid, NotParticipant, TooLong, is_storable_text, parse_id
+from chatty.errors import Invalid, NotParticipant, parse_id
 from chatty.live import room_viewer_ids
 from chatty.realtime import members_group, publish_on_commit, room_group, user_group
 from friends.models import Friendship
@@ -80,29 +81,6 @@ def room_create_group(*, creator: User, friends: list[User]) -> ChatRoom:
         )
         _announce_room(room, creator, friends)
     return room
-
-
-def clean_text(text: Any) -> str:
-    if not isinstance(text, str):
-        raise Invalid("message must be a string.")
-    trimmed = text.strip()
-    if not trimmed:
-        raise Invalid("The message is empty.")
-    if not is_storable_text(text):
-        raise Invalid("The message holds a NUL character or a lone surrogate.")
-    if len(trimmed) > MAX_MESSAGE_LENGTH:
-        raise TooLong(f"A message holds at most {MAX_MESSAGE_LENGTH} characters.")
-    return text
-
-
-def clean_client_id(client_id: Any) -> str | None:
-    if client_id is None:
-        return None
-    if not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID_LENGTH:
-        raise Invalid(f"clientId must be a string of 1 to {MAX_CLIENT_ID_LENGTH} characters.")
-    if not is_storable_text(client_id):
-        raise Invalid("clientId holds a NUL character or a lone surrogate.")
-    return client_id
 
 
 def _count_the_new_message(*, room_id: int, message_id: int, reader_ids: set[int]) -> list[tuple[int, int]]:

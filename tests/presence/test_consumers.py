@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from chatty.asgi import application
-from presence import consumers, runtime
+from chatty.realtime import asend_now
+from edge import consumer as consumers
+from presence import runtime
 from presence import services as presence_services
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -950,10 +951,9 @@ async def test_a_chat_created_event_makes_the_creators_sockets_follow_the_room(u
     await friends(alice, bob)
     alice_ws, _ = await connect(alice)
     room = await create_room(alice, bob)
-    layer = get_channel_layer()
-    await layer.group_send(f"user.{alice.pk}", {"type": "chat.created", "room_id": room.pk})
+    await asend_now(f"user.{alice.pk}", {"type": "chat.created", "room_id": room.pk})
     # Events of one group arrive in order: once this marker is rendered, chat.created was handled.
-    await layer.group_send(f"user.{alice.pk}", {"type": "presence.changed", "user_id": 0, "status": "online"})
+    await asend_now(f"user.{alice.pk}", {"type": "presence.changed", "user_id": 0, "status": "online"})
     assert await recv(alice_ws) == {"type": "getOnlineFriend", "userId": "0", "status": "online"}
     await send(bob, room, "hello creator")
     got = await recv(alice_ws)
@@ -967,9 +967,7 @@ async def test_the_creators_other_tabs_get_last_message_of_a_room_created_after_
     room = await create_room(alice, bob)
     # Events of one group arrive in order: once this marker is rendered, the service's
     # chat.created was handled (and the socket subscribed to the room's members).
-    await get_channel_layer().group_send(
-        f"user.{alice.pk}", {"type": "presence.changed", "user_id": 0, "status": "online"}
-    )
+    await asend_now(f"user.{alice.pk}", {"type": "presence.changed", "user_id": 0, "status": "online"})
     assert await recv(alice_ws) == {"type": "getOnlineFriend", "userId": "0", "status": "online"}
     await send(bob, room, "hello creator")
     got = await recv(alice_ws)
@@ -1105,16 +1103,12 @@ async def test_a_socket_that_sees_a_gap_sends_the_missed_message_first_in_id_ord
     second, third = ids[-2], ids[-1]
     assert second > first.pk
     payload = await sync_to_async(lambda: message_payload(type(first).objects.select_related("sender").get(pk=third)))()
-    await get_channel_layer().group_send(
-        f"room.{room.pk}", {"type": "chat.message", "message": payload, "previous_id": second}
-    )
+    await asend_now(f"room.{room.pk}", {"type": "chat.message", "message": payload, "previous_id": second})
     got = [await recv(alice_ws), await recv(alice_ws)]
     assert [g["message"]["id"] for g in got] == [str(second), str(third)]
     # The late event of the earlier message changes nothing: it was already shown.
     late = await sync_to_async(lambda: message_payload(type(first).objects.select_related("sender").get(pk=second)))()
-    await get_channel_layer().group_send(
-        f"room.{room.pk}", {"type": "chat.message", "message": late, "previous_id": first.pk}
-    )
+    await asend_now(f"room.{room.pk}", {"type": "chat.message", "message": late, "previous_id": first.pk})
     await nothing(alice_ws)
 
 
