@@ -14,6 +14,7 @@ one address, whatever number of accounts it signs up.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
@@ -54,6 +55,22 @@ def limit_for(action: str) -> tuple[str, Limit]:
     """The bucket an action counts in: its own, or OTHER for anything without one."""
     name = action if action in LIMITS else OTHER
     return name, LIMITS[name]
+
+
+def address_key(address: str | None) -> str | None:
+    """The key a client address counts under: itself for IPv4, its /64 for IPv6 (one home
+    or host holds a whole /64, so one address each would be no limit at all)."""
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:a.b.c.d is the IPv4 address a.b.c.d
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def _key(bucket: str, key: object) -> str:

@@ -37,6 +37,7 @@ def friendship_create(*, user: User, friend_tag: str, address: str | None = None
     tag = (friend_tag or "").strip()
     if not tag:
         raise Invalid(_("friendUserTag is required."))
+    address = limits.address_key(address)
     limits.check("addFriendMiss", user.pk)
     if address:
         limits.check("addFriendMissAddress", address)

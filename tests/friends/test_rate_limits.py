@@ -80,3 +80,15 @@ def test_guessing_one_names_tag_takes_months():
     hours_per_address = guesses / PER_ADDRESS * LIMITS["addFriendMissAddress"].window / 3600
     assert hours_per_account / 24 / 365 > 2  # 2.9 years for one account
     assert hours_per_address / 24 > 300  # 11 months for one address, however many accounts
+
+
+def test_ipv6_addresses_count_per_64_so_rotating_through_a_prefix_does_not_help(make_user, api):
+    target = make_user("Dave")
+    per_account = PER_USER - 1
+    accounts = [api(make_user(f"Sock {i}")) for i in range(PER_ADDRESS // per_account + 1)]
+    for n in range(PER_ADDRESS):
+        client = from_address(accounts[n // per_account], f"2001:db8:1:2::{n + 1:x}")
+        assert add(client, f"dave#{n:06d}").status_code == 404
+    assert add(from_address(accounts[-1], "2001:db8:1:2:ffff::1"), target.user_tag).status_code == 429
+    other_prefix = from_address(api(make_user("Erin")), "2001:db8:1:3::1")
+    assert add(other_prefix, target.user_tag).status_code == 201
