@@ -72,3 +72,11 @@ def connection_still_valid(*, user_id: int, session_key: str | None, token: str 
     if session_key:
         return _session_user_valid(user_id=user_id, session_key=session_key)
     return False
+
+
+def connection_credentials(scope: dict) -> tuple[str | None, str | None]:
+    """(session key, bearer token) a websocket was opened with, from its ASGI scope: the
+    session of AuthMiddlewareStack, or the token presence.middleware.BearerAuth kept."""
+    session = scope.get("session")
+    key = getattr(session, "session_key", None) if session is not None else None
+    return key, scope.get("bearer_token")

@@ -160,3 +160,16 @@ def test_a_token_is_valid_until_revoked_or_expired(make_user, token_for):
     call_command("revoke_tokens", alice.username, stdout=io.StringIO())
     assert not connection_still_valid(user_id=alice.pk, session_key=None, token=token)
     assert not connection_still_valid(user_id=alice.pk, session_key=None, token=None)
+
+
+def test_the_credentials_of_a_socket_scope_feed_the_check(make_user, token_for):
+    from accounts.sessions import SessionStore, connection_credentials
+
+    alice = make_user("Alice")
+    key = session_key_of(signed_in(alice))
+    assert connection_credentials({"session": SessionStore(session_key=key)}) == (key, None)
+    token = token_for(alice)
+    assert connection_credentials({"session": None, "bearer_token": token}) == (None, token)
+    for scope in ({"session": SessionStore(session_key=key)}, {"session": None, "bearer_token": token}):
+        session_key, bearer = connection_credentials(scope)
+        assert connection_still_valid(user_id=alice.pk, session_key=session_key, token=bearer)
