@@ -214,6 +214,7 @@ def message_send(
             if previous_id is _NOT_A_MEMBER:
                 room_for_member(user_id=sender.pk, room_id=room_id)  # raises NotFound / NotParticipant
                 raise NotParticipant()
+            ensure_writable(room_id=room_id, user_id=sender.pk)  # a direct room of ex-friends is read-only
             # A repeated clientId fails here on the unique constraint (sender, client_id).
             message = _insert_message(room_id=room_id, sender=sender, text=text, client_id=client_id, reply_to=reply_to)
             _advance_room(room_id=room_id, message=message)
