@@ -41,6 +41,10 @@ LIMITS: dict[str, Limit] = {
     "connectToRoom": Limit(50, FRAME_WINDOW),
     "leaveChatroom": Limit(50, FRAME_WINDOW),
     "markRead": Limit(100, FRAME_WINDOW),
+    "markUnread": Limit(50, FRAME_WINDOW),
+    "editMessage": Limit(50, FRAME_WINDOW),
+    "deleteMessage": Limit(50, FRAME_WINDOW),
+    "react": Limit(100, FRAME_WINDOW),
     OTHER: Limit(100, FRAME_WINDOW),
     # add-friend look-ups that match nobody, per user and per client address.
     "addFriendMiss": Limit(20, 3600.0),

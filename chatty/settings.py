@@ -96,6 +96,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "chatty.urls"
+# Seconds between re-checks of every open socket's session or token (SPEC §9: a socket does
+# not outlive its session); a check is one or two indexed queries per distinct session.
+CHATTY_SOCKET_RECHECK_SECONDS = float(os.environ.get("CHATTY_SOCKET_RECHECK_SECONDS", "30"))
 CHATTY_BEARER_AUTH = "accounts.tokens.user_from_bearer"  # token -> active user or None (HTTP API)
 ASGI_APPLICATION = "chatty.asgi.application"
 

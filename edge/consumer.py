@@ -25,9 +25,9 @@ from typing import Any
 
 from django.conf import settings
 
+from chatty import limits
 from chatty.errors import ChattyError, RateLimited
 from chatty.realtime import session_group, user_group
-from chatty.store import get_store
 from chatty.wire import Refused, dumps
 from edge import eager, protocol
 from edge.hub import get_hub, write_out
@@ -38,20 +38,6 @@ MAX_FRAME_BYTES = 64 * 1024
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FLOODING = 4429
 CLOSE_SERVICE_RESTART = 1012
-RATE_WINDOW = 10.0
-# Per user per window, across processes.
-RATE_LIMITS = {
-    "sendMessage": 50,
-    "typing": 20,
-    "userOnline": 10,
-    "changeStatus": 10,
-    "connectToRoom": 50,
-    "leaveChatroom": 50,
-    "markRead": 100,
-    "editMessage": 50,
-    "deleteMessage": 50,
-    "react": 100,
-}
 FLOOD_STRIKES = 20  # rate_limited answers in a row before the socket is closed
 INBOX_LIMIT = 64  # frames waiting for this socket's worker before more are refused
 OUTBOX_LIMIT = 10_000  # frames waiting for a slow client before it is cut off
@@ -106,6 +92,8 @@ class Socket:
             await self._send({"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED})
             return
         self.user, self.user_id = user, user.pk
+        self.credentials = protocol.CREDENTIALS(self.scope)
+        self.hub.sockets.add(self)
         code = None
         try:
             # The opening steps run before the accept, so a client that sees it open has its
@@ -145,6 +133,7 @@ class Socket:
             await self._end(code)
 
     async def _end(self, code: int | None) -> None:
+        self.hub.sockets.discard(self)
         await self._stop_worker()
         if code == CLOSE_SERVICE_RESTART:
             # The server is going away: the client reconnects elsewhere or to its restart;
@@ -294,9 +283,9 @@ class Socket:
             self.hub.release_stream(room_id)
 
     async def limit(self, action: str) -> None:
-        allowed = RATE_LIMITS.get(action, RATE_LIMITS["sendMessage"])
-        if not await get_store().hit(f"{action}:{self.user_id}", allowed, RATE_WINDOW):
-            raise RateLimited()
+        """One `action` against this user's budget (chatty/limits.py: the same budget as the
+        API's and the forms'); RateLimited past it."""
+        await limits.ahit(action, self.user_id)
 
     # --- frames from the client -------------------------------------------------------
 
@@ -359,7 +348,7 @@ class Socket:
         try:
             if handler is None:
                 # Unknown frames count against a limit too (a flood of them is a flood).
-                await self.limit("unknown")
+                await self.limit(limits.OTHER)
                 self._error("unknown_type", "Unknown frame type.", kind)
                 return
             await handler(self, frame)

@@ -25,7 +25,9 @@ import weakref
 from collections.abc import Iterable
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from chatty.realtime import PRESENCE_GROUP
 from chatty.wire import Out
@@ -47,6 +49,7 @@ class Hub:
         # user id -> {local socket that sees their presence: since when (its snapshot's time)}
         self.watchers: dict[int, dict[Any, float]] = {}
         self.streams: dict[int, RoomStream] = {}
+        self.sockets: set[Any] = set()  # every local socket (for the periodic re-check)
         self.renders = 0  # events rendered (tests count them)
         self._task: asyncio.Task | None = None
         self._started: asyncio.Future | None = None
@@ -61,6 +64,7 @@ class Hub:
                 self.channel = await self.layer.new_channel("edge.")
                 await self._subscribe(PRESENCE_GROUP)
                 self._task = asyncio.ensure_future(self._receive())
+                self._recheck_task = asyncio.ensure_future(self._recheck())
             except BaseException as exc:
                 self._started.set_exception(exc)
                 self._started.exception()  # retrieved: a later start awaits it again
@@ -88,6 +92,37 @@ class Hub:
             if time.monotonic() - self._last_sweep > IDLE_GROUP_SECONDS:
                 self._last_sweep = time.monotonic()
                 spawn(self._sweep_idle())
+
+    async def _recheck(self) -> None:
+        """Every socket is checked again on a timer: its session or token must still sign its
+        user in (a session that expired, a password changed or a user deactivated by a
+        QuerySet.update(), which publish nothing, end their sockets here)."""
+        task = asyncio.current_task()
+        while not (task is not None and task.cancelling()):
+            await asyncio.sleep(recheck_seconds())
+            try:
+                await self.recheck_now()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("hub: could not re-check the sockets", exc_info=True)
+
+    async def recheck_now(self) -> int:
+        """Close the local sockets whose credentials no longer hold; how many were closed.
+        One trip to a database thread, one check per distinct credential (tabs share one)."""
+        by_credentials: dict[tuple[int, str | None, str | None], list[Any]] = {}
+        for conn in list(self.sockets):
+            if not conn.closed:
+                by_credentials.setdefault((conn.user_id, *conn.credentials), []).append(conn)
+        if not by_credentials:
+            return 0
+        invalid = await _invalid_credentials(list(by_credentials))
+        closed = 0
+        for credentials in invalid:
+            for conn in by_credentials[credentials]:
+                conn.close(protocol.CLOSE_UNAUTHENTICATED)
+                closed += 1
+        return closed
 
     # --- groups ------------------------------------------------------------------------
 
@@ -220,6 +255,15 @@ def spawn(awaitable: Any) -> None:
     future = asyncio.ensure_future(awaitable)
     _background.add(future)
     future.add_done_callback(_background.discard)
+
+
+def recheck_seconds() -> float:
+    return float(getattr(settings, "CHATTY_SOCKET_RECHECK_SECONDS", 30.0))
+
+
+@database_sync_to_async
+def _invalid_credentials(credentials: list[tuple[int, str | None, str | None]]) -> list[tuple]:
+    return [c for c in credentials if not protocol.STILL_VALID(user_id=c[0], session_key=c[1], token=c[2])]
 
 
 def fan_out(out: Out, conns: Iterable[Any]) -> None:

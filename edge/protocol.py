@@ -7,6 +7,7 @@ which event, and takes part in a connection's opening and closing (in this order
 from __future__ import annotations
 
 from accounts import frames as accounts_frames
+from accounts.sessions import connection_credentials, connection_still_valid
 from chats import frames as chats_frames
 from friends import frames as friends_frames
 from presence import frames as presence_frames
@@ -17,3 +18,8 @@ STREAM_EVENTS = chats_frames.STREAM_EVENTS
 ROOMS = chats_frames.ROOMS
 OPENED = [chats_frames.opened, presence_frames.opened]
 CLOSED = [presence_frames.closed, chats_frames.closed]
+# A socket lives only while its session or token still signs its user in (edge/hub.py's
+# re-check): what it was opened with, and the check.
+CREDENTIALS = connection_credentials
+STILL_VALID = connection_still_valid
+CLOSE_UNAUTHENTICATED = 4401

@@ -17,7 +17,7 @@ of their own; every connection but S's is read continuously by the test.
   transport to drain, and after 3 s the consumer cuts S off (presence/consumers.py
   `ChatConsumer.send`, `_cut_off`).
 - The 1,000 messages (3,000 characters each), 80 a second: every 50th is W's sendMessage
-  through its socket (20, within RATE_LIMITS' 50 per 10 s), so the server is seen storing and
+  through its socket (20, within chatty.limits' 50 per 10 s), so the server is seen storing and
   acknowledging while S is stuck; the others are stored and published by the test process
   the way a second server process does it (`chats.services.message_send` collecting its
   events, then `group_send` on a channel layer configured as the servers'), which is how

@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
+from chatty import limits
 from chatty.asgi import application
 from chatty.realtime import asend_now
 from edge import consumer as consumers
@@ -1067,7 +1068,7 @@ async def test_http_logout_closes_that_sessions_sockets_and_deactivation_closes_
     ],
 )
 async def test_flooding_gets_rate_limited_then_closed_with_4429(users, friends, connect, monkeypatch, kind, frame):
-    monkeypatch.setitem(consumers.RATE_LIMITS, kind, 3)
+    monkeypatch.setitem(limits.LIMITS, kind, limits.Limit(3, limits.LIMITS[kind].window))
     monkeypatch.setattr(consumers, "FLOOD_STRIKES", 4)
     alice, bob = await users("Alice", "Bob")
     await friends(alice, bob)

@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 
-from edge import consumer as consumers
-
 
 @pytest.fixture
 def world(make_user, befriend, token_for) -> SimpleNamespace:
@@ -64,8 +62,6 @@ def world(make_user, befriend, token_for) -> SimpleNamespace:
 @pytest.fixture
 def no_rate_limits(monkeypatch) -> None:
     """The fuzzers test parsing, not the flood guard (tested on its own): lift the limits."""
-    for kind in list(consumers.RATE_LIMITS):
-        monkeypatch.setitem(consumers.RATE_LIMITS, kind, 10**9)
     from chatty import limits
 
     for kind, limit in list(limits.LIMITS.items()):
