@@ -5,6 +5,7 @@ from accounts import api as accounts_api
 from accounts import views as accounts_views
 from chatty.api import api_not_found
 from chatty.health import healthz
+from chatty.reference import api_docs, openapi_json
 from friends import api as friends_api
 from presence import views as presence_views
 
@@ -18,6 +19,8 @@ api_patterns = [
     path("friend/add-friend", friends_api.add_friend, name="api-add-friend"),
     path("friend/delete-friend", friends_api.delete_friend, name="api-delete-friend"),
     path("chat/", include("chats.urls_api")),
+    path("openapi.json", openapi_json, name="api-openapi"),
+    path("docs", api_docs, name="api-docs"),
     re_path(r"^.*$", api_not_found),
 ]
 
