@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from chats.pages import room_context, shell_context
 from chats.selectors import room_for_member
@@ -57,6 +58,7 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@vary_on_headers("HX-Request")
 def history_page(request: HttpRequest, room_id: int) -> HttpResponse:
     """Older messages, for scrolling up (htmx) or the "older messages" link (no JavaScript)."""
     chat = _member_room(request, room_id)
@@ -65,7 +67,7 @@ def history_page(request: HttpRequest, room_id: int) -> HttpResponse:
     except ValueError:
         before = None
     context = room_context(user=request.user, room=chat, before=before)
-    if request.headers.get("HX-Request"):
+    if request.htmx:
         return render(request, "chats/partials/history_page.html", context)
     return render(request, "chats/room.html", shell_context(user=request.user) | context)
 
@@ -88,6 +90,7 @@ def send(request: HttpRequest, room_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@vary_on_headers("HX-Request")
 def add_friend(request: HttpRequest) -> HttpResponse:
     tag = request.POST.get("friendUserTag", "")
     error = None
@@ -98,7 +101,7 @@ def add_friend(request: HttpRequest) -> HttpResponse:
         friend = friendship_create(user=request.user, friend_tag=tag)
     except ChattyError as exc:
         error = _error_text(exc)
-    if request.headers.get("HX-Request"):
+    if request.htmx:
         status = 200 if error is None else 422
         context = {"error": error, "friend": friend, "tag": tag if error else ""}
         if friend is not None:
@@ -114,6 +117,7 @@ def add_friend(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@vary_on_headers("HX-Request")
 def new_chat(request: HttpRequest) -> HttpResponse:
     try:
         chat, _created = room_create(creator=request.user, friend_ids=request.POST.getlist("friendIds"))
@@ -121,7 +125,7 @@ def new_chat(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Pick at least one friend."))
         return redirect("dashboard")
     url = reverse("room", args=[chat.pk])
-    if request.headers.get("HX-Request"):
+    if request.htmx:
         response = HttpResponse(status=204)
         response["HX-Redirect"] = url
         return response

@@ -6,6 +6,7 @@ from accounts import views as accounts_views
 from chatty.api import api_not_found
 from chatty.health import healthz
 from chatty.reference import api_docs, openapi_json
+from chatty.security import csp_report
 from friends import api as friends_api
 from presence import views as presence_views
 
@@ -26,6 +27,7 @@ api_patterns = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("csp-report", csp_report, name="csp-report"),
     path("", accounts_views.landing, name="landing"),
     path("login", accounts_views.login_page, name="login"),
     path("accounts/login/", accounts_views.account_login, name="account-login-page"),

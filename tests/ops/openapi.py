@@ -27,7 +27,9 @@ def _pointer(*parts: str) -> str:
 
 @cache
 def _registry() -> Registry:
-    return Registry().with_resource(DOC_URI, Resource.from_contents(openapi_document(), default_specification=DRAFT202012))
+    return Registry().with_resource(
+        DOC_URI, Resource.from_contents(openapi_document(), default_specification=DRAFT202012)
+    )
 
 
 @cache
@@ -60,7 +62,9 @@ def _resolve_response(responses: dict[str, Any], status: str) -> tuple[dict[str,
     return item, []
 
 
-def validate_body(method: str, template: str, status: int, body: Any, *, content_type: str = "application/json") -> None:
+def validate_body(
+    method: str, template: str, status: int, body: Any, *, content_type: str = "application/json"
+) -> None:
     doc = openapi_document()
     operation = doc["paths"][template].get(method.lower())
     if operation is None:
