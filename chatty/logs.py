@@ -67,6 +67,9 @@ class JsonFormatter(_BaseJsonFormatter):
                 value = record.__dict__[key]
                 log_data[key] = _strip_query(value) if key == "path" else value
         log_data.update(self._uvicorn_fields(record))
+        for key, name in (("exc_info", "exception"), ("stack_info", "stack")):
+            if message_dict.get(key):
+                log_data[name] = message_dict[key]
 
     def _uvicorn_fields(self, record: logging.LogRecord) -> dict[str, Any]:
         """uvicorn's access and websocket lines as fields, their paths without the query."""
@@ -86,7 +89,8 @@ class JsonFormatter(_BaseJsonFormatter):
         if record.name == "uvicorn.error" and str(record.msg).startswith('%s - "WebSocket %s"') and len(args) >= 2:
             client, path, *rest = args
             path = _strip_query(path)
-            outcome = record.msg.rsplit('"', 1)[-1].strip() % tuple(rest) if rest else record.msg.rsplit('"', 1)[-1]
+            outcome = record.msg.rsplit('"', 1)[-1].strip()
+            outcome = outcome % tuple(rest) if rest else outcome
             record.message = f'{client} - "WebSocket {path}" {outcome}'
             return {"message": record.message, "client": client, "path": path, "event": f"websocket {outcome}"}
         return {}

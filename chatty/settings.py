@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -293,6 +294,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# Python's warnings become log records too (one format for every line, LOG_FORMAT=json).
+logging.captureWarnings(True)
 
 # --- ops: content security policy, metrics -----------------------------------------------
 # django-csp. Scripts and styles only from this origin (htmx and the API reference run without

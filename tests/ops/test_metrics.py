@@ -1,0 +1,105 @@
+"""GET /metrics: Prometheus' text format for allowed scrapers only, right across processes."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import tempfile
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def test_nobody_scrapes_when_neither_token_nor_addresses_are_set(client, db, settings):
+    settings.CHATTY_METRICS_TOKEN = ""
+    settings.CHATTY_METRICS_ALLOWED_IPS = []
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 404
+
+
+def test_a_scraper_gets_in_by_token_or_by_address(client, db, settings):
+    settings.CHATTY_METRICS_TOKEN = "scrape-secret-123"
+    settings.CHATTY_METRICS_ALLOWED_IPS = []
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 404
+    response = client.get("/metrics", headers={"Authorization": "Bearer scrape-secret-123"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=")
+    text = response.content.decode()
+    assert "chatty_websocket_connections" in text and "chatty_http_requests_total" in text
+
+    settings.CHATTY_METRICS_TOKEN = ""
+    settings.CHATTY_METRICS_ALLOWED_IPS = ["10.0.0.0/8", "127.0.0.1"]
+    assert client.get("/metrics").status_code == 200  # the test client comes from 127.0.0.1
+    assert client.get("/metrics", REMOTE_ADDR="192.0.2.1").status_code == 404
+
+
+def test_probes_are_answered_whatever_the_host_header(client, db, settings):
+    """A load balancer or Prometheus asks the process by its address: /healthz and /metrics
+    answer although that address is not one of ALLOWED_HOSTS (a DisallowedHost 400 before)."""
+    settings.CHATTY_METRICS_ALLOWED_IPS = ["127.0.0.1"]
+    assert client.get("/healthz", headers={"Host": "10.1.2.3:8001"}).status_code == 200
+    assert client.get("/metrics", headers={"Host": "10.1.2.3:8001"}).status_code == 200
+    assert client.get("/login", headers={"Host": "10.1.2.3:8001"}).status_code == 400  # the site still checks
+
+
+def test_http_counters_move(client, db, settings):
+    settings.CHATTY_METRICS_ALLOWED_IPS = ["127.0.0.1"]
+
+    def count() -> float:
+        return samples(client.get("/metrics").content.decode()).get(
+            ("chatty_http_requests_total", (("method", "GET"), ("status", "4xx"))), 0.0
+        )
+
+    before = count()
+    for _ in range(3):
+        assert client.get("/api/auth/check-auth").status_code == 401
+    assert count() == before + 3
+
+
+def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_two_worker_processes_report_one_sum(uvicorn_server):
+    """uvicorn --workers 2 with PROMETHEUS_MULTIPROC_DIR: whichever worker answers the scrape,
+    it counts the requests both served."""
+    with tempfile.TemporaryDirectory(prefix="chatty-metrics-") as directory:
+        server = uvicorn_server(
+            extra=["--workers", "2"], PROMETHEUS_MULTIPROC_DIR=directory, CHATTY_METRICS_TOKEN="scrape-secret-123"
+        )
+        scrape = {"Authorization": "Bearer scrape-secret-123"}
+        key = ("chatty_http_requests_total", (("method", "GET"), ("status", "4xx")))
+        _, text = _get(server.port, "/metrics", scrape)
+        before = samples(text.decode()).get(key, 0.0)  # wait_ready's own polls
+        for _ in range(40):
+            assert _get(server.port, "/api/auth/check-auth")[0] == 401
+        pids = {m.group(1) for m in re.finditer(r"counter_(\d+)\.db", " ".join(_listdir(directory)))}
+        assert len(pids) == 2, f"two workers write their counters: {sorted(_listdir(directory))}"
+        for _ in range(6):  # each scrape may reach either worker
+            status, text = _get(server.port, "/metrics", scrape)
+            assert status == 200
+            values = samples(text.decode())
+            assert values[key] == before + 40
+            assert values[("chatty_websocket_connections", ())] == 0
+
+
+def _listdir(path: str) -> list[str]:
+    import os
+
+    return os.listdir(path)
