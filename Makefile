@@ -8,7 +8,7 @@ PORT ?= 8000
 TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/chatty
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test lint bench install install-test
+.PHONY: run test lint bench install install-test translations
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,10 @@ test: install-test
 
 bench: install-test
 	$(PY) bench/run_all.py
+
+# The Korean catalogue: locale/ko/LC_MESSAGES/django.po is the source. This adds the strings
+# new in the code and templates (untranslated: translate them in the .po), then compiles the
+# .mo that is committed beside it (running Chatty needs no gettext). Needs GNU gettext.
+translations: install
+	$(PY) manage.py makemessages -l ko --ignore=.venv --ignore=tests --ignore=bench --no-obsolete
+	$(PY) manage.py compilemessages -l ko
