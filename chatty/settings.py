@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "friends",
     "chats",
     "presence",
+    "chatty",  # operator commands (chatty/management: backup_sqlite)
 ]
 
 MIDDLEWARE = [
