@@ -25,10 +25,9 @@ $(VENV)/.installed-test: requirements.txt requirements-test.txt | $(VENV)/bin/py
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
+# DEBUG off unless asked for (`make run DEBUG=1`): scripts/run.sh.
 run: install
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput -v0
-	exec $(VENV)/bin/daphne -b $(HOST) -p $(PORT) chatty.asgi:application
+	HOST=$(HOST) PORT=$(PORT) exec bash scripts/run.sh
 
 lint: install-test
 	$(VENV)/bin/ruff check .
