@@ -52,7 +52,7 @@ def test_probes_are_answered_whatever_the_host_header(client, db, settings):
     assert client.get("/login", headers={"Host": "10.1.2.3:8001"}).status_code == 400  # the site still checks
 
 
-def test_http_counters_move(client, db, settings):
+def test_http_counters_move(client, db, settings, make_user):
     settings.CHATTY_METRICS_ALLOWED_IPS = ["127.0.0.1"]
 
     def count() -> float:
@@ -64,6 +64,14 @@ def test_http_counters_move(client, db, settings):
     for _ in range(3):
         assert client.get("/api/auth/check-auth").status_code == 401
     assert count() == before + 3
+    client.force_login(make_user("Alice"))
+    assert client.get("/api/user").status_code == 200  # the session and the user: queries
+    values = samples(client.get("/metrics").content.decode())
+    assert values[("chatty_db_query_seconds_count", (("edge", "http"),))] > 0
+    from django.db import connection
+
+    if getattr(connection, "pool", None) is not None:  # PostgreSQL with its pool
+        assert values[("chatty_db_pool_connections", (("state", "size"),))] >= 1
 
 
 def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
