@@ -111,3 +111,44 @@ def _listdir(path: str) -> list[str]:
     import os
 
     return os.listdir(path)
+
+
+def test_a_dead_process_stops_counting_its_connections(tmp_path, monkeypatch):
+    """Two processes share PROMETHEUS_MULTIPROC_DIR; one dies without closing its sockets
+    (kill -9): the next scrape counts only the live one's connections."""
+    import os
+    import subprocess
+    import sys
+
+    from chatty import metrics
+    from tests.multiprocess.servers import BASE_DIR
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "chatty.settings"}
+    opens = "from chatty import metrics\nfor _ in range({n}): metrics.connection_opened()\nprint('ready', flush=True)\n"
+    dead = subprocess.run(
+        [sys.executable, "-c", opens.format(n=2) + "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert dead.stdout.strip() == "ready" and dead.returncode == -9
+    alive = subprocess.Popen(
+        [sys.executable, "-c", opens.format(n=3) + "import sys; sys.stdin.read()"],
+        cwd=BASE_DIR,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert alive.stdout.readline().strip() == "ready"
+        monkeypatch.setattr(metrics, "MULTIPROC_DIR", str(tmp_path))
+        values = samples(metrics.exposition().decode())
+        assert values[("chatty_websocket_connections", ())] == 3
+    finally:
+        alive.stdin.close()
+        alive.wait(timeout=30)
+    values = samples(metrics.exposition().decode())
+    assert values.get(("chatty_websocket_connections", ()), 0) == 0  # both gone
