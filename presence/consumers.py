@@ -23,6 +23,7 @@ from accounts.models import User
 from chats import selectors as chat_selectors
 from chats import services as chat_services
 from chats.models import CATCH_UP_LIMIT
+from chatty import metrics
 from chatty.dbcalls import hot_db_call
 from chatty.errors import ChattyError, Invalid, RateLimited, parse_id
 from chatty.live import astatuses
@@ -175,6 +176,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.worker: asyncio.Task | None = None
         self.joining: dict[int, list[dict]] = {}  # room id -> live events held during its join
         await self.accept()
+        metrics.connection_opened()
+        self.counted = True
         registry.add(self.channel_name, user.pk)
         await presence.connection_opened(user=user, conn_id=self.channel_name, friends_of=_friends_of)
         await self._send_presence_snapshot()
@@ -182,6 +185,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.user is None:
             return
+        if getattr(self, "counted", False):  # a cut-off client disconnects twice
+            self.counted = False
+            metrics.connection_closed()
         await self._stop_worker()
         registry.discard(self.channel_name)
         store = get_store()
@@ -255,6 +261,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._error("invalid", "A frame must be a JSON object with a string type.", None)
             return
         kind = frame["type"]
+        metrics.frame_in(kind)
         handler = self.FRAME_HANDLERS.get(kind)
         if handler is None:
             await self._error("unknown_type", "Unknown frame type.", kind)
@@ -311,6 +318,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         connection (friends see it go after the reconnect grace), and end the consumer; the
         server then drops the socket (no close frame can get through a full buffer)."""
         logger.warning("cutting off a client that stopped reading (user %s)", self.user.pk if self.user else None)
+        metrics.slow_client_cut()
         await self.websocket_disconnect({"type": "websocket.disconnect", "code": 1006})
 
     async def _error(self, code: str, detail: str, ref: str | None, client_id: Any = None) -> None:

@@ -152,3 +152,37 @@ def test_a_dead_process_stops_counting_its_connections(tmp_path, monkeypatch):
         alive.wait(timeout=30)
     values = samples(metrics.exposition().decode())
     assert values.get(("chatty_websocket_connections", ()), 0) == 0  # both gone
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_websocket_connections_and_frames_are_counted(make_user, token_for):
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from chatty import metrics
+    from chatty.asgi import application
+
+    def value(metric, *labels: str) -> float:
+        return (metric.labels(*labels) if labels else metric)._value.get()
+
+    alice = await database_sync_to_async(make_user)("Alice")
+    token = await database_sync_to_async(token_for)(alice)
+    open_before, frames_before = value(metrics.WEBSOCKET_CONNECTIONS), value(metrics.FRAMES_IN, "userOnline")
+    other_before = value(metrics.FRAMES_IN, "other")
+    comm = WebsocketCommunicator(application, "/ws/", headers=[(b"authorization", f"Bearer {token}".encode())])
+    connected, _ = await comm.connect(timeout=5)
+    assert connected
+    try:
+        for _ in range(2):
+            await comm.receive_json_from(timeout=5)
+        assert value(metrics.WEBSOCKET_CONNECTIONS) == open_before + 1
+        await comm.send_json_to({"type": "userOnline"})
+        await comm.send_json_to({"type": "made-up-type-1234"})  # no label per made-up type
+        await comm.receive_json_from(timeout=5)
+        await comm.receive_json_from(timeout=5)
+        await comm.receive_json_from(timeout=5)
+    finally:
+        await comm.disconnect(timeout=10)
+    assert value(metrics.FRAMES_IN, "userOnline") == frames_before + 1
+    assert value(metrics.FRAMES_IN, "other") == other_before + 1
+    assert value(metrics.WEBSOCKET_CONNECTIONS) == open_before
