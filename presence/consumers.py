@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import deque
 from typing import Any
 
@@ -414,6 +415,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_discard(group, self.channel_name)
 
     async def frame_send_message(self, frame: dict) -> None:
+        started = time.perf_counter()
         await self._limit("sendMessage")
         room_id = _room_id(frame)
         viewers = await get_store().room_viewers(room_id)
@@ -435,6 +437,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     }
                 )
             )
+            metrics.send_ack(time.perf_counter() - started)
         finally:
             # Stored and committed: the room hears of it even if this socket is gone.
             await publish(events)

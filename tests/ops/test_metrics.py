@@ -155,7 +155,7 @@ def test_a_dead_process_stops_counting_its_connections(tmp_path, monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_websocket_connections_and_frames_are_counted(make_user, token_for):
+async def test_websocket_connections_and_frames_are_counted(make_user, token_for, befriend):
     from channels.db import database_sync_to_async
     from channels.testing import WebsocketCommunicator
 
@@ -166,6 +166,7 @@ async def test_websocket_connections_and_frames_are_counted(make_user, token_for
         return (metric.labels(*labels) if labels else metric)._value.get()
 
     alice = await database_sync_to_async(make_user)("Alice")
+    bob = await database_sync_to_async(make_user)("Bob")
     token = await database_sync_to_async(token_for)(alice)
     open_before, frames_before = value(metrics.WEBSOCKET_CONNECTIONS), value(metrics.FRAMES_IN, "userOnline")
     other_before = value(metrics.FRAMES_IN, "other")
@@ -176,6 +177,18 @@ async def test_websocket_connections_and_frames_are_counted(make_user, token_for
         for _ in range(2):
             await comm.receive_json_from(timeout=5)
         assert value(metrics.WEBSOCKET_CONNECTIONS) == open_before + 1
+        acks_before = metrics.SEND_ACK_SECONDS._sum.get(), _histogram_count(metrics.SEND_ACK_SECONDS)
+        from chats.services import room_create
+
+        await database_sync_to_async(befriend)(alice, bob)
+        room, _ = await database_sync_to_async(room_create)(creator=alice, friend_ids=[str(bob.pk)])
+        await comm.send_json_to({"type": "sendMessage", "chatroomId": str(room.pk), "message": "hi"})
+        while (await comm.receive_json_from(timeout=5))["type"] != "ack":
+            pass
+        assert _histogram_count(metrics.SEND_ACK_SECONDS) == acks_before[1] + 1
+        assert metrics.SEND_ACK_SECONDS._sum.get() > acks_before[0]
+        while not await comm.receive_nothing(timeout=0.3):  # the message's own frames
+            await comm.receive_output(timeout=5)
         await comm.send_json_to({"type": "userOnline"})
         await comm.send_json_to({"type": "made-up-type-1234"})  # no label per made-up type
         await comm.receive_json_from(timeout=5)
@@ -186,3 +199,22 @@ async def test_websocket_connections_and_frames_are_counted(make_user, token_for
     assert value(metrics.FRAMES_IN, "userOnline") == frames_before + 1
     assert value(metrics.FRAMES_IN, "other") == other_before + 1
     assert value(metrics.WEBSOCKET_CONNECTIONS) == open_before
+
+
+def _histogram_count(histogram) -> float:
+    return sum(bucket.get() for bucket in histogram._buckets)
+
+
+async def test_channel_layer_publish_failures_are_counted(settings):
+    """Redis unreachable (nothing listens on port 1): the event is lost, the failure counted."""
+    from channels.layers import channel_layers
+
+    from chatty import metrics, realtime
+
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}
+    }
+    channel_layers.backends = {}
+    before = metrics.PUBLISH_FAILURES._value.get()
+    await realtime.asend_now("user.1", {"type": "presence.self", "status": "online"})
+    assert metrics.PUBLISH_FAILURES._value.get() == before + 1
