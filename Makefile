@@ -8,7 +8,7 @@ PORT ?= 8000
 TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/chatty
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test lint bench install install-test
+.PHONY: run test lint bench install install-test translations
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,9 @@ $(VENV)/.installed-test: requirements.txt requirements-test.txt | $(VENV)/bin/py
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
+# DEBUG off unless asked for (`make run DEBUG=1`): scripts/run.sh.
 run: install
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput -v0
-	exec $(VENV)/bin/daphne -b $(HOST) -p $(PORT) chatty.asgi:application
+	HOST=$(HOST) PORT=$(PORT) exec bash scripts/run.sh
 
 lint: install-test
 	$(VENV)/bin/ruff check .
@@ -45,3 +44,10 @@ test: install-test
 
 bench: install-test
 	$(PY) bench/run_all.py
+
+# The Korean catalogue: locale/ko/LC_MESSAGES/django.po is the source. This adds the strings
+# new in the code and templates (untranslated: translate them in the .po), then compiles the
+# .mo that is committed beside it (running Chatty needs no gettext). Needs GNU gettext.
+translations: install
+	$(PY) manage.py makemessages -l ko --ignore=.venv --ignore=tests --ignore=bench --no-obsolete
+	$(PY) manage.py compilemessages -l ko

@@ -61,6 +61,7 @@ class UserAdmin(BaseUserAdmin):
         count = 0
         for user in queryset:
             user_deactivate(user=user)
+            self.log_change(request, user, "Deactivated by an admin action.")  # the admin's audit trail
             count += 1
         self.message_user(request, f"Deactivated {count} user(s).", messages.SUCCESS)
 

@@ -83,6 +83,7 @@ class MessageAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Delete selected messages (live clients remove them)", permissions=["delete"])
     def delete_and_notify(self, request, queryset) -> None:
+        self.log_deletions(request, queryset)  # the admin's audit trail, before the rows go
         count = 0
         for message in queryset:
             message_delete(message=message)

@@ -12,6 +12,7 @@ from channels.db import database_sync_to_async
 
 from chats import fragments, inputs, selectors, services
 from chats.models import CATCH_UP_LIMIT
+from chatty import metrics
 from chatty.dbcalls import hot_db_call
 from chatty.errors import Invalid
 from chatty.realtime import asend_now, collecting, members_group, publish, room_group
@@ -57,7 +58,9 @@ async def _mark_read(**kwargs: Any) -> int:
 
 
 _is_member = database_sync_to_async(selectors.room_for_member)
-_room_ids = database_sync_to_async(selectors.room_ids_of)
+# A connection's opening steps run on the database threads too: a storm of connects is not
+# queued behind one thread.
+_room_ids = hot_db_call(selectors.room_ids_of)
 
 
 # --- what the edge's room streams need of chats ------------------------------------------
@@ -152,6 +155,7 @@ async def leave_chatroom(conn: Conn, frame: dict[str, Any]) -> None:
 
 
 async def send_message(conn: Conn, frame: dict[str, Any]) -> None:
+    started = time.perf_counter()
     await conn.limit("sendMessage")
     room_id = room_id_of(frame)
     text = inputs.clean_text(frame.get("message"))
@@ -174,6 +178,7 @@ async def send_message(conn: Conn, frame: dict[str, Any]) -> None:
             "timestamp": selectors.millis(message.created_at),
         }
     )
+    metrics.send_ack(time.perf_counter() - started)
     # Stored and committed: the room hears of it even if this socket is gone.
     await publish(events)
 

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from chats.forms import AddFriendForm, MessageForm, NewChatForm, SendForm
 from chats.pages import room_context, shell_context
@@ -78,6 +79,7 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@vary_on_headers("HX-Request")
 def history_page(request: HttpRequest, room_id: int) -> HttpResponse:
     """Older messages, for scrolling up (htmx) or the "older messages" link (no JavaScript)."""
     chat = _member_room(request, room_id)
@@ -86,7 +88,7 @@ def history_page(request: HttpRequest, room_id: int) -> HttpResponse:
     except ValueError:
         before = None
     context = room_context(user=request.user, room=chat, before=before)
-    if request.headers.get("HX-Request"):
+    if request.htmx:
         return render(request, "chats/partials/history_page.html", context)
     return render(request, "chats/room.html", shell_context(user=request.user) | context)
 
@@ -154,6 +156,7 @@ def leave(request: HttpRequest, room_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@vary_on_headers("HX-Request")
 def add_friend(request: HttpRequest) -> HttpResponse:
     form = AddFriendForm(request.POST)
     tag = request.POST.get("friendUserTag", "")
@@ -168,7 +171,7 @@ def add_friend(request: HttpRequest) -> HttpResponse:
         friend = friendship_create(user=request.user, friend_tag=tag, address=request.META.get("REMOTE_ADDR"))
     except ChattyError as exc:
         error = _error_text(exc)
-    if request.headers.get("HX-Request"):
+    if request.htmx:
         status = 200 if error is None else 422
         context = {"error": error, "friend": friend, "tag": tag if error else ""}
         if friend is not None:
@@ -184,6 +187,7 @@ def add_friend(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@vary_on_headers("HX-Request")
 def new_chat(request: HttpRequest) -> HttpResponse:
     form = NewChatForm(request.POST)
     try:
@@ -194,7 +198,7 @@ def new_chat(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Pick at least one friend."))
         return redirect("dashboard")
     url = reverse("room", args=[chat.pk])
-    if request.headers.get("HX-Request"):
+    if request.htmx:
         response = HttpResponse(status=204)
         response["HX-Redirect"] = url
         return response

@@ -12,10 +12,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import WebsocketDenier  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from chatty.logs import RequestIdMiddleware  # noqa: E402
 from edge.routing import websocket_urlpatterns  # noqa: E402
 from presence.middleware import websocket_stack  # noqa: E402
 
-application = ProtocolTypeRouter(
+# RequestIdMiddleware (outermost): one id per request or connection on every log line.
+router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": websocket_stack(
@@ -24,3 +26,4 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+application = RequestIdMiddleware(router)

@@ -23,6 +23,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from chatty import metrics
+
 logger = logging.getLogger(__name__)
 
 Event = tuple[str, dict[str, Any]]
@@ -70,6 +72,7 @@ def send_now(group: str, event: dict[str, Any]) -> None:
     except Exception:
         # The row is stored; live clients catch up when they reconnect.
         logger.exception("Could not publish %s to %s", event.get("type"), group)
+        metrics.publish_failed()
 
 
 async def asend_now(group: str, event: dict[str, Any], *, record: bool = True) -> None:
@@ -85,6 +88,7 @@ async def asend_now(group: str, event: dict[str, Any], *, record: bool = True) -
         await layer.group_send(group, {**event, "g": group})
     except Exception:
         logger.exception("Could not publish %s to %s", event.get("type"), group)
+        metrics.publish_failed()
 
 
 def publish_on_commit(group: str, event: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -68,6 +69,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "csp",
+    "django_htmx",
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
@@ -77,13 +80,19 @@ INSTALLED_APPS = [
     "friends",
     "chats",
     "presence",
+    "chatty",  # operator commands (chatty/management: backup_sqlite)
 ]
 
 MIDDLEWARE = [
-    # First, so that every error under /api/ — even those raised by later middleware — is JSON.
+    # Probes and scrapers (/healthz, /metrics) are answered before the host check and the
+    # https redirect: they talk to the process by its address, over plain http.
+    "chatty.health.ProbeMiddleware",
+    "chatty.metrics.MetricsMiddleware",
+    # Before the rest, so that every error under /api/ — even those raised by later middleware — is JSON.
     "chatty.api.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "chatty.security.SecurityHeadersMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "chatty.security.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -93,6 +102,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "chatty.urls"
@@ -298,7 +308,10 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+# Uploads (Django's default storage): `media/` in the repository unless MEDIA_ROOT says where.
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media")
 WHITENOISE_USE_FINDERS = True
 
 SESSION_COOKIE_HTTPONLY = True
@@ -321,16 +334,36 @@ if env_bool("CHATTY_HTTPS"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "chatty.logs.JsonFormatter"},
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "json" if os.environ.get("LOG_FORMAT") == "json" else "plain",
-        }
-    },
+    # chatty.logs.formatter: JSON (one object per line) with LOG_FORMAT=json, plain otherwise;
+    # deploy/logging.json gives uvicorn's own lines the same format.
+    "formatters": {"chatty": {"()": "chatty.logs.formatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "chatty"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# Python's warnings become log records too (one format for every line, LOG_FORMAT=json).
+logging.captureWarnings(True)
+
+# --- ops: content security policy, metrics -----------------------------------------------
+# django-csp. Scripts and styles only from this origin (htmx and the API reference run without
+# inline code or eval); avatars from the providers over https; fetches and websockets only to
+# this origin ('self' covers ws:/wss: of the same host in current browsers). The admin gets
+# the same policy. Browsers report violations to /csp-report (logged and counted).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "https:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "report-uri": "/csp-report",
+    },
+}
+# GET /metrics (chatty/metrics.py): a scraper needs `Authorization: Bearer <token>` or an
+# address in the list (addresses or networks, comma-separated); with neither, nobody gets in.
+CHATTY_METRICS_TOKEN = os.environ.get("CHATTY_METRICS_TOKEN", "")
+CHATTY_METRICS_ALLOWED_IPS = env_list("CHATTY_METRICS_ALLOWED_IPS", [])

@@ -5,6 +5,8 @@ from accounts import api as accounts_api
 from accounts import views as accounts_views
 from chatty.api import api_not_found
 from chatty.health import healthz
+from chatty.reference import api_docs, openapi_json
+from chatty.security import csp_report
 from friends import api as friends_api
 from friends import views as friends_views
 from presence import views as presence_views
@@ -23,11 +25,14 @@ api_patterns = [
     path("friend/unblock", friends_api.unblock, name="api-unblock"),
     path("friend/blocked", friends_api.blocked, name="api-blocked"),
     path("chat/", include("chats.urls_api")),
+    path("openapi.json", openapi_json, name="api-openapi"),
+    path("docs", api_docs, name="api-docs"),
     re_path(r"^.*$", api_not_found),
 ]
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("csp-report", csp_report, name="csp-report"),
     path("", accounts_views.landing, name="landing"),
     path("login", accounts_views.login_page, name="login"),
     path("accounts/login/", accounts_views.account_login, name="account-login-page"),

@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 
-from chatty import limits
+from chatty import limits, metrics
 from chatty.errors import ChattyError, RateLimited
 from chatty.realtime import session_group, user_group
 from chatty.wire import Refused, dumps
@@ -77,6 +77,7 @@ class Socket:
         self.worker: asyncio.Task | None = None
         self.task: asyncio.Task | None = None
         self.opened = False
+        self.counted = False  # in the open-connections gauge
 
     # --- the connection's life ---------------------------------------------------------
 
@@ -112,6 +113,8 @@ class Socket:
                 self.closed = False
                 self.close(refused.code)
             await self._send({"type": "websocket.accept"})
+            metrics.connection_opened()
+            self.counted = True
             self.writer = None
             self._flush()
             while True:
@@ -134,6 +137,9 @@ class Socket:
 
     async def _end(self, code: int | None) -> None:
         self.hub.sockets.discard(self)
+        if self.counted:
+            self.counted = False
+            metrics.connection_closed()
         await self._stop_worker()
         if code == CLOSE_SERVICE_RESTART:
             # The server is going away: the client reconnects elsewhere or to its restart;
@@ -217,6 +223,7 @@ class Socket:
         if self.cut:
             return
         logger.warning("cutting off a client that stopped reading (user %s)", self.user_id)
+        metrics.slow_client_cut()
         self.cut = True
         self.closed = True
         self.outbox.clear()
@@ -344,6 +351,7 @@ class Socket:
             return
         kind = frame["type"]
         handler = protocol.FRAMES.get(kind)
+        metrics.frame_in(kind if handler is not None else None)
         client_id = frame.get("clientId") if kind == "sendMessage" else None
         try:
             if handler is None:
@@ -354,6 +362,7 @@ class Socket:
             await handler(self, frame)
             self.strikes = 0
         except RateLimited as exc:
+            metrics.rate_limited("websocket")
             self.strikes += 1
             self._error(exc.code, str(exc.detail), kind, client_id)
             if self.strikes >= FLOOD_STRIKES:

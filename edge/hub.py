@@ -29,6 +29,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from chatty import metrics
 from chatty.realtime import PRESENCE_GROUP
 from chatty.wire import Out
 from edge import protocol
@@ -212,6 +213,9 @@ class Hub:
 
     def _render_message(self, payload: dict[str, Any]) -> Out:
         self.renders += 1
+        stream = self.streams.get(int(payload["chatroomId"]))
+        if stream is not None:
+            metrics.deliveries(len(stream))  # counted once per message, not per socket
         return protocol.ROOMS.render_message(payload)
 
     # --- events ------------------------------------------------------------------------
@@ -244,7 +248,9 @@ class Hub:
         self.renders += 1
         out = renderer(event)
         if out is not None:
+            conns = list(conns)
             fan_out(out, conns)
+            metrics.frame_out(kind, len(conns))
 
 
 _background: set[asyncio.Future] = set()

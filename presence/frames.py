@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from accounts.models import STATUS_OFFLINE, User
+from chatty.dbcalls import hot_db_call
 from chatty.errors import Invalid
 from chatty.store import get_store
 from chatty.wire import Conn, Out, Refused, dumps
@@ -22,7 +22,7 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_TOO_MANY = 4429
 
 
-@database_sync_to_async
+@hot_db_call
 def _opening(user_id: int) -> tuple[User | None, list[int]]:
     """The user as stored now (active only) and their friends: one trip to the database."""
     user = User.objects.filter(pk=user_id, is_active=True).first()
@@ -43,7 +43,7 @@ def _snapshot(conn: Conn, friends: list[int], online: set[int], statuses: dict[i
             conn.write(render({"kind": "presence", "dots": dots}, conn.lang))
 
 
-@database_sync_to_async
+@hot_db_call
 def _chosen(user_ids: list[int]) -> dict[int, str]:
     return dict(User.objects.filter(pk__in=user_ids).values_list("pk", "chosen_status"))
 

@@ -9,6 +9,7 @@ need_apt=()
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v xgettext >/dev/null || need_apt+=(gettext)  # tests/ops/test_translations.py runs makemessages
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "Installing ${need_apt[*]} (Debian packages)"
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
