@@ -79,3 +79,6 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"message {self.pk} in {self.room_id}"
+
+
+from chats.attachments import Attachment  # noqa: E402,F401 (a model of this app, in its own module)

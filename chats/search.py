@@ -1,0 +1,171 @@
+"""Message search (SPEC §10): every word of the query, anywhere in the text, in the rooms the
+user is in now, newest first.
+
+A word matches inside a longer word (Korean attaches particles: `회의` finds `내일회의는`), so
+this is substring search, not word-stem full-text search. The index that serves it is built by
+migration 0010_search_index:
+
+- PostgreSQL: a pg_trgm GIN index on UPPER(text), which is what Django's `icontains` compares
+  (`UPPER(text) LIKE UPPER('%word%')`). A trigram index holds three-character pieces, so a word
+  of one or two characters gets nothing from it: such words only filter the rows that the
+  longer words (or the rooms) select.
+- SQLite: an FTS5 table with the trigram tokenizer, kept by triggers (external content, so the
+  text is stored once). Words of three characters or more are one MATCH of quoted phrases
+  (FTS5 folds case for the whole of Unicode); shorter ones are a LIKE on the message row
+  (SQLite folds ASCII letters only; Korean has no case).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils.html import escape, format_html
+from django.utils.translation import gettext as _
+
+from chats.models import ChatRoom, Message, Participant
+from chats.selectors import _members_by_room, message_payload, room_title
+from chatty.errors import Invalid, NotFound, NotParticipant, parse_id
+
+MAX_QUERY_LENGTH = 200
+SEARCH_DEFAULT_LIMIT = 20
+SEARCH_MAX_LIMIT = 50
+# A trigram index (pg_trgm, FTS5's trigram tokenizer) only serves words of this many characters.
+TRIGRAM = 3
+SQLITE_FTS_TABLE = "chats_message_fts"
+# Characters of context the snippet keeps before the first match, and its whole length.
+SNIPPET_BEFORE = 40
+SNIPPET_LENGTH = 160
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    words: tuple[str, ...]
+    room_id: int | None
+    before: int | None
+    limit: int
+
+
+def parse_search(params: Any) -> SearchQuery:
+    """The query string of GET /api/chat/search as typed values; Invalid for anything else."""
+    q = params.get("q")
+    if q is None:
+        raise Invalid(_("q is required."))
+    if not 1 <= len(q) <= MAX_QUERY_LENGTH:
+        raise Invalid(_("q must be 1 to %(max)d characters.") % {"max": MAX_QUERY_LENGTH})
+    if "\x00" in q:
+        raise Invalid(_("q holds a NUL character."))
+    words = split_words(q)
+    if not words:
+        raise Invalid(_("q must hold at least one word."))
+    room_id = parse_id(params["chatId"], "chatId") if "chatId" in params else None
+    before = parse_id(params["before"], "before") if "before" in params else None
+    limit = SEARCH_DEFAULT_LIMIT
+    if "limit" in params:
+        raw = params["limit"]
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= SEARCH_MAX_LIMIT:
+            raise Invalid(_("limit must be a whole number from 1 to %(max)d.") % {"max": SEARCH_MAX_LIMIT})
+        limit = int(raw)
+    return SearchQuery(words=words, room_id=room_id, before=before, limit=limit)
+
+
+def split_words(q: str) -> tuple[str, ...]:
+    """The distinct words of a query (split on whitespace; the same word in another case once)."""
+    seen: dict[str, str] = {}
+    for word in q.split():
+        seen.setdefault(word.casefold(), word)
+    return tuple(seen.values())
+
+
+def search_messages(*, user_id: int, query: SearchQuery) -> tuple[list[dict[str, Any]], bool]:
+    """SPEC §10 results, newest first, and whether older ones exist. Rooms the user left
+    (no Participant row any more) are not searched."""
+    if query.room_id is not None:
+        _check_member(user_id=user_id, room_id=query.room_id)
+    ids = matching_ids(user_id=user_id, query=query)
+    has_more = len(ids) > query.limit
+    ids = ids[: query.limit]
+    messages = sorted(
+        Message.objects.filter(id__in=ids).select_related("sender", "room"), key=lambda m: m.pk, reverse=True
+    )
+    members = _members_by_room(sorted({m.room_id for m in messages}))
+    results = [
+        {
+            "message": message_payload(m),
+            "chatroomId": str(m.room_id),
+            "chatroomTitle": room_title(kind=m.room.kind, members=members[m.room_id], viewer_id=user_id),
+            "snippet": snippet(m.text, query.words),
+        }
+        for m in messages
+    ]
+    return results, has_more
+
+
+def _check_member(*, user_id: int, room_id: int) -> None:
+    if not ChatRoom.objects.filter(pk=room_id).exists():
+        raise NotFound(_("No such chat."))
+    if not Participant.objects.filter(room_id=room_id, user_id=user_id).exists():
+        raise NotParticipant()
+
+
+def matching_ids(*, user_id: int, query: SearchQuery) -> list[int]:
+    """Ids of the matching messages, newest first: at most `limit + 1` of them."""
+    qs = _matches(user_id=user_id, query=query)
+    return list(qs.order_by("-id").values_list("id", flat=True)[: query.limit + 1])
+
+
+def _matches(*, user_id: int, query: SearchQuery) -> QuerySet[Message]:
+    if query.room_id is not None:
+        qs = Message.objects.filter(room_id=query.room_id)
+    else:
+        qs = Message.objects.filter(room_id__in=Participant.objects.filter(user_id=user_id).values("room_id"))
+    if query.before is not None:
+        qs = qs.filter(id__lt=query.before)
+    long_words = [w for w in query.words if len(w) >= TRIGRAM]
+    short_words = [w for w in query.words if len(w) < TRIGRAM]
+    if connection.vendor == "sqlite" and long_words:
+        # One MATCH of quoted phrases: a trigram phrase is a substring, case folded.
+        phrases = " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words)
+        table = connection.ops.quote_name(SQLITE_FTS_TABLE)
+        messages = connection.ops.quote_name(Message._meta.db_table)
+        match = f"{messages}.id IN (SELECT rowid FROM {table} WHERE {table} MATCH %s)"  # noqa: S608 (our tables)
+        qs = qs.extra(where=[match], params=[phrases])  # noqa: S610 (the MATCH expression is a parameter)
+        words = short_words
+    else:
+        words = list(query.words)
+    for word in words:
+        qs = qs.filter(text__icontains=word)
+    return qs
+
+
+def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    # Longest first, so that of two overlapping words the longer is marked.
+    alternatives = sorted({w.lower(): w for w in words}.values(), key=len, reverse=True)
+    return re.compile("|".join(re.escape(w) for w in alternatives), re.IGNORECASE)
+
+
+def snippet(text: str, words: tuple[str, ...]) -> str:
+    """HTML: the text around the first match, escaped, every match in the window in <mark>."""
+    pattern = _pattern(words)
+    first = pattern.search(text)
+    start = 0 if first is None else max(0, first.start() - SNIPPET_BEFORE)
+    if start > 0:
+        # Start at a word's beginning when one is near, rather than in the middle of it.
+        space = text.rfind(" ", start - 15 if start >= 15 else 0, start)
+        start = space + 1 if space >= 0 else start
+    end = min(len(text), start + SNIPPET_LENGTH)
+    if first is not None and end < first.end():
+        end = first.end()
+    window = text[start:end]
+    parts = ["…" if start > 0 else ""]
+    position = 0
+    for match in pattern.finditer(window):
+        parts.append(escape(window[position : match.start()]))
+        parts.append(format_html("<mark>{}</mark>", match.group()))
+        position = match.end()
+    parts.append(escape(window[position:]))
+    parts.append("…" if end < len(text) else "")
+    return "".join(parts)
