@@ -18,7 +18,7 @@ migration 0010_search_index:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import connection
@@ -35,6 +35,11 @@ SEARCH_DEFAULT_LIMIT = 20
 SEARCH_MAX_LIMIT = 50
 # A trigram index (pg_trgm, FTS5's trigram tokenizer) only serves words of this many characters.
 TRIGRAM = 3
+# PostgreSQL's indexed expression (migration 0010): every character three times, so that a
+# word of one or two characters has trigrams too ("회의" -> "회회회의의의").
+TRIPLED_TEXT = "regexp_replace(UPPER(text), '(.)', '\\1\\1\\1', 'g')"
+# PostgreSQL looks for matches among this many newest messages first.
+RECENT_WINDOW = 10_000
 SQLITE_FTS_TABLE = "chats_message_fts"
 # Characters of context the snippet keeps before the first match, and its whole length.
 SNIPPET_BEFORE = 40
@@ -113,8 +118,61 @@ def _check_member(*, user_id: int, room_id: int) -> None:
 
 def matching_ids(*, user_id: int, query: SearchQuery) -> list[int]:
     """Ids of the matching messages, newest first: at most `limit + 1` of them."""
-    qs = _matches(user_id=user_id, query=query)
-    return list(qs.order_by("-id").values_list("id", flat=True)[: query.limit + 1])
+    want = query.limit + 1
+    if connection.vendor != "postgresql":
+        return list(_matches(user_id=user_id, query=query).order_by("-id").values_list("id", flat=True)[:want])
+    # First the newest messages (a bounded walk down the primary key): a word that is common in
+    # the user's rooms fills the page there, whatever the size of the table. Only when the page
+    # is not full does the trigram index look at everything older.
+    found, lowest = _recent_matches(user_id=user_id, query=query)
+    if len(found) >= want or lowest is None:
+        return found[:want]
+    older = replace(query, before=lowest)
+    rest = _matches(user_id=user_id, query=older).order_by("-id").values_list("id", flat=True)[: want - len(found)]
+    return found + list(rest)
+
+
+def _like(word: str) -> str:
+    return f"%{connection.ops.prep_for_like_query(word)}%"
+
+
+def _recent_matches(*, user_id: int, query: SearchQuery) -> tuple[list[int], int | None]:
+    """PostgreSQL: matches among the newest RECENT_WINDOW messages (of the room, or of the whole
+    table), newest first, and the lowest id looked at (None when that was all there is)."""
+    messages = connection.ops.quote_name(Message._meta.db_table)
+    participants = connection.ops.quote_name(Participant._meta.db_table)
+    window: list[str] = []
+    params: list[Any] = []
+    if query.room_id is not None:
+        window.append("room_id = %s")
+        params.append(query.room_id)
+    if query.before is not None:
+        window.append("id < %s")
+        params.append(query.before)
+    where = f"WHERE {' AND '.join(window)}" if window else ""
+    params.append(RECENT_WINDOW)
+    conditions = ["UPPER(text) LIKE UPPER(%s)"] * len(query.words)
+    params += [_like(w) for w in query.words]
+    if query.room_id is None:
+        conditions.append(f"room_id IN (SELECT room_id FROM {participants} WHERE user_id = %s)")  # noqa: S608
+        params.append(user_id)
+    params.append(query.limit + 1)
+    sql = (
+        f"WITH recent AS MATERIALIZED (SELECT id, room_id, text FROM {messages} {where} ORDER BY id DESC LIMIT %s)"  # noqa: S608 (our tables; values are parameters)
+        f" (SELECT id, NULL::bigint FROM recent WHERE {' AND '.join(conditions)} ORDER BY id DESC LIMIT %s)"
+        " UNION ALL SELECT MIN(id), COUNT(*) FROM recent"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    found = [row[0] for row in rows if row[1] is None]
+    [(lowest, seen)] = [row for row in rows if row[1] is not None]
+    return found, (lowest if seen >= RECENT_WINDOW else None)
+
+
+# The same for a word (a parameter, escaped for LIKE): PostgreSQL upper-cases and triples it
+# itself, so both sides have one case mapping; an escape (`\%`) is tripled as one character.
+TRIPLED_PATTERN = r"'%%' || regexp_replace(UPPER(%s), '(\\.|.)', '\1\1\1', 'g') || '%%'"
 
 
 def _matches(*, user_id: int, query: SearchQuery) -> QuerySet[Message]:
@@ -124,8 +182,14 @@ def _matches(*, user_id: int, query: SearchQuery) -> QuerySet[Message]:
         qs = Message.objects.filter(room_id__in=Participant.objects.filter(user_id=user_id).values("room_id"))
     if query.before is not None:
         qs = qs.filter(id__lt=query.before)
-    long_words = [w for w in query.words if len(w) >= TRIGRAM]
-    short_words = [w for w in query.words if len(w) < TRIGRAM]
+    words = list(query.words)
+    if connection.vendor == "postgresql":
+        # The condition the index serves (the expression of migration 0010), for every word:
+        # tripled, a word of one or two characters still has whole trigrams.
+        for word in words:
+            like = connection.ops.prep_for_like_query(word)
+            qs = qs.extra(where=[f"{TRIPLED_TEXT} LIKE {TRIPLED_PATTERN}"], params=[like])  # noqa: S610 (a parameter)
+    long_words = [w for w in words if len(w) >= TRIGRAM]
     if connection.vendor == "sqlite" and long_words:
         # One MATCH of quoted phrases: a trigram phrase is a substring, case folded.
         phrases = " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words)
@@ -133,9 +197,8 @@ def _matches(*, user_id: int, query: SearchQuery) -> QuerySet[Message]:
         messages = connection.ops.quote_name(Message._meta.db_table)
         match = f"{messages}.id IN (SELECT rowid FROM {table} WHERE {table} MATCH %s)"  # noqa: S608 (our tables)
         qs = qs.extra(where=[match], params=[phrases])  # noqa: S610 (the MATCH expression is a parameter)
-        words = short_words
-    else:
-        words = list(query.words)
+        words = [w for w in words if len(w) < TRIGRAM]
+    # Exactly what was asked (the index conditions above only narrow it down).
     for word in words:
         qs = qs.filter(text__icontains=word)
     return qs

@@ -1,5 +1,8 @@
 # The index behind message search (chats/search.py): substring search, case-insensitive.
-# PostgreSQL: pg_trgm's GIN index on UPPER(text), the expression Django's icontains compares.
+# PostgreSQL: pg_trgm's GIN index on UPPER(text) with every character written three times
+# ("회의" -> "회회회의의의"): a trigram index holds nothing for a word of one or two characters,
+# which Korean words often are, but their tripled form has whole trigrams. Longer words use the
+# same index; chats/search.py writes each word's condition on this same expression.
 # SQLite: an FTS5 table with the trigram tokenizer over chats_message (external content: the
 # text is not stored twice), filled now and kept by triggers on insert, update and delete.
 # Other databases get no index; search still works (a scan).
@@ -35,7 +38,8 @@ SQLITE_BACKWARD = [
 POSTGRES_FORWARD = [
     # pg_trgm is a trusted extension (PostgreSQL 13+): the database's owner may create it.
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    "CREATE INDEX IF NOT EXISTS chats_message_text_trgm ON chats_message USING gin (UPPER(text) gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS chats_message_text_trgm ON chats_message"
+    " USING gin (regexp_replace(UPPER(text), '(.)', '\\1\\1\\1', 'g') gin_trgm_ops)",
 ]
 POSTGRES_BACKWARD = ["DROP INDEX IF EXISTS chats_message_text_trgm"]
 

@@ -190,3 +190,35 @@ def test_the_migration_built_the_index():
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'chats_message'")
             triggers = {row[0] for row in cursor.fetchall()}
             assert triggers == {f"{SQLITE_FTS_TABLE}_{event}" for event in ("insert", "delete", "update")}
+
+
+@pytest.mark.parametrize("window", [1, 3, 10_000])
+def test_pages_are_the_same_whichever_way_the_database_finds_them(trio, api, monkeypatch, window):
+    """PostgreSQL looks at the newest messages first, then at the older ones through the index:
+    with a window of 1 or 3 messages every page crosses that boundary."""
+    import chats.search
+
+    monkeypatch.setattr(chats.search, "RECENT_WINDOW", window)
+    alice, bob, carol, ab, bc = trio
+    expected = []
+    for i in range(12):
+        if i % 3 == 0:
+            send(carol, bc, f"회의 elsewhere {i}")  # not alice's room
+        text = f"{'내일회의' if i % 2 else '점심'} {i}"
+        m = send(bob if i % 2 else alice, ab, text)
+        if i % 2:
+            expected.append(str(m.pk))
+    expected.reverse()
+    client = api(alice)
+    for q in ("회의", "회의 1", "의"):
+        want = [i for i in expected if q != "회의 1" or Message.objects.get(pk=i).text.find("1") >= 0]
+        got, before = [], None
+        while True:
+            params = {"q": q, "limit": "2"} | ({"before": before} if before else {})
+            page = client.get(URL, **params).json()
+            got += [r["message"]["id"] for r in page["results"]]
+            if not page["hasMore"]:
+                break
+            before = got[-1]
+        assert got == want, q
+    assert texts(client.get(URL, q="회의", chatId=str(ab.pk), limit="1")) == [Message.objects.get(pk=expected[0]).text]
