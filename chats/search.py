@@ -151,15 +151,17 @@ def _recent_matches(*, user_id: int, query: SearchQuery) -> tuple[list[int], int
         params.append(query.before)
     where = f"WHERE {' AND '.join(window)}" if window else ""
     params.append(RECENT_WINDOW)
-    conditions = ["UPPER(text) LIKE UPPER(%s)"] * len(query.words)
-    params += [_like(w) for w in query.words]
+    matches = " AND ".join(["UPPER(text) LIKE UPPER(%s)"] * len(query.words))
     if query.room_id is None:
-        conditions.append(f"room_id IN (SELECT room_id FROM {participants} WHERE user_id = %s)")  # noqa: S608
+        # The user's rooms first (CASE keeps the order): most of the window is other rooms'.
         params.append(user_id)
+        mine = f"room_id IN (SELECT room_id FROM {participants} WHERE user_id = %s)"  # noqa: S608
+        matches = f"CASE WHEN {mine} THEN {matches} ELSE false END"
+    params += [_like(w) for w in query.words]
     params.append(query.limit + 1)
     sql = (
         f"WITH recent AS MATERIALIZED (SELECT id, room_id, text FROM {messages} {where} ORDER BY id DESC LIMIT %s)"  # noqa: S608 (our tables; values are parameters)
-        f" (SELECT id, NULL::bigint FROM recent WHERE {' AND '.join(conditions)} ORDER BY id DESC LIMIT %s)"
+        f" (SELECT id, NULL::bigint FROM recent WHERE {matches} ORDER BY id DESC LIMIT %s)"
         " UNION ALL SELECT MIN(id), COUNT(*) FROM recent"
     )
     with connection.cursor() as cursor:
