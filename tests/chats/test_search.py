@@ -222,3 +222,9 @@ def test_pages_are_the_same_whichever_way_the_database_finds_them(trio, api, mon
             before = got[-1]
         assert got == want, q
     assert texts(client.get(URL, q="회의", chatId=str(ab.pk), limit="1")) == [Message.objects.get(pk=expected[0]).text]
+
+
+def test_errors_speak_korean_when_asked(trio, api):
+    client = api(trio[0])
+    response = client.client.get(URL, headers={"Accept-Language": "ko"})
+    assert response.json() == {"error": "invalid", "detail": "q(검색어)가 필요해요."}
