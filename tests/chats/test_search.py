@@ -228,3 +228,20 @@ def test_errors_speak_korean_when_asked(trio, api):
     client = api(trio[0])
     response = client.client.get(URL, headers={"Accept-Language": "ko"})
     assert response.json() == {"error": "invalid", "detail": "q(검색어)가 필요해요."}
+
+
+def test_a_bulk_load_builds_the_index_once_and_search_finds_what_it_loaded(trio, api):
+    from django.db import transaction
+    from django.utils import timezone
+
+    from chats.search import BULK_LOAD_ROWS, search_index_paused
+
+    alice, bob, _, ab, _ = trio
+    with transaction.atomic(), search_index_paused(rows=BULK_LOAD_ROWS):
+        Message.objects.bulk_create(
+            [Message(room=ab, sender=bob, text=f"bulk 회의록 {i}", created_at=timezone.now()) for i in range(3)]
+        )
+    assert len(texts(api(alice).get(URL, q="회의록 bulk"))) == 3
+    test_the_migration_built_the_index()  # the index (trigger) is back as the migration made it
+    send(bob, ab, "after the load")
+    assert texts(api(alice).get(URL, q="after load")) == ["after the load"]
