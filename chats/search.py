@@ -274,5 +274,9 @@ def search_index_paused(*, rows: int) -> Iterator[None]:
             cursor.execute(_SQLITE_INSERT_TRIGGER)
             cursor.execute(f"INSERT INTO {SQLITE_FTS_TABLE}({SQLITE_FTS_TABLE}) VALUES ('rebuild')")  # noqa: S608
         else:
+            # CREATE INDEX refuses a table with pending deferred checks (Django's foreign keys
+            # are DEFERRABLE INITIALLY DEFERRED): check them now, then defer again.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
             cursor.execute(_PG_INDEX)
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
