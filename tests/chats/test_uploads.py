@@ -183,6 +183,9 @@ def test_names_lose_folders_and_control_characters(duo):
     served = me.fetch(body["url"])
     assert served.status_code == 200
     assert "filename*=utf-8''%ED%9A%8C%EC%9D%98%EB%A1%9D%20final.txt" in served["Content-Disposition"]
+    body = me.upload("what?#100%;.txt", b"odd").json()
+    assert body["name"] == "what?#100%;.txt"
+    assert body_of(me.fetch(body["url"])) == b"odd"
 
 
 def test_ten_mib_passes_and_one_byte_more_is_413_too_large(duo, media_root):
