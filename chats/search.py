@@ -154,6 +154,7 @@ def _recent_matches(*, user_id: int, query: SearchQuery) -> tuple[list[int], int
         window.append("id < %s")
         params.append(query.before)
     where = f"WHERE {' AND '.join(window)}" if window else ""
+    bounds = [*params, RECENT_WINDOW]
     params.append(RECENT_WINDOW)
     matches = " AND ".join(["UPPER(text) LIKE UPPER(%s)"] * len(query.words))
     if query.room_id is None:
@@ -163,16 +164,18 @@ def _recent_matches(*, user_id: int, query: SearchQuery) -> tuple[list[int], int
         matches = f"CASE WHEN {mine} THEN {matches} ELSE false END"
     params += [_like(w) for w in query.words]
     params.append(query.limit + 1)
-    sql = (
-        f"WITH recent AS MATERIALIZED (SELECT id, room_id, text FROM {messages} {where} ORDER BY id DESC LIMIT %s)"  # noqa: S608 (our tables; values are parameters)
-        f" (SELECT id, NULL::bigint FROM recent WHERE {matches} ORDER BY id DESC LIMIT %s)"
-        " UNION ALL SELECT MIN(id), COUNT(*) FROM recent"
-    )
+    recent = f"SELECT id, room_id, text FROM {messages} {where} ORDER BY id DESC LIMIT %s"  # noqa: S608 (our tables)
+    # The walk stops as soon as the page is full: a common word reads a few thousand rows.
+    sql = f"SELECT id FROM ({recent}) recent WHERE {matches} ORDER BY id DESC LIMIT %s"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    found = [row[0] for row in rows if row[1] is None]
-    [(lowest, seen)] = [row for row in rows if row[1] is not None]
+        found = [row[0] for row in cursor.fetchall()]
+        if len(found) > query.limit:
+            return found, None
+        # Not full: where the window ended (an index-only walk), for the index to go on from.
+        ids = f"SELECT id FROM {messages} {where} ORDER BY id DESC LIMIT %s"  # noqa: S608 (our tables)
+        cursor.execute(f"SELECT MIN(id), COUNT(*) FROM ({ids}) window_ids", bounds)  # noqa: S608
+        lowest, seen = cursor.fetchone()
     return found, (lowest if seen >= RECENT_WINDOW else None)
 
 
