@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.utils.http import content_disposition_header
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from chats.attachments import Attachment
 from chats.uploads import attachment_for_viewer
@@ -50,14 +50,14 @@ def _serve(storage_name: str, content_type: str, *, inline: bool, filename: str)
     return response
 
 
-@require_GET
+@require_safe
 def attachment_file(request: HttpRequest, attachment_id: int, name: str) -> HttpResponse:
     attachment = _viewer(request, attachment_id)
     # Images are shown in the page; anything else is downloaded, never opened by the browser.
     return _serve(attachment.file, attachment.content_type, inline=attachment.is_image, filename=attachment.name)
 
 
-@require_GET
+@require_safe
 def attachment_thumbnail(request: HttpRequest, attachment_id: int) -> HttpResponse:
     attachment = _viewer(request, attachment_id)
     if not attachment.thumbnail:
