@@ -39,6 +39,7 @@ lint: install-test
 test: install-test
 	bash scripts/test-services.sh
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m "not needs_postgres" -q
 	DATABASE_URL=$(TEST_PG_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -q
 

@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 
 from accounts.providers import is_configured
 from accounts.selectors import user_payload
-from accounts.services import end_session
+from accounts.services import end_session, user_rename
 from accounts.tokens import issue_token
 from chatty.api import api_view, error_response
 from chatty.errors import Invalid
@@ -54,6 +54,10 @@ def token(request: HttpRequest, user: Any, body: dict) -> tuple[int, dict]:
     return 201, {"token": value, "expiresAt": int(expires_at.timestamp() * 1000)}
 
 
-@api_view("GET")
+@api_view("GET", "PATCH")
 def me(request: HttpRequest, user: Any, body: dict) -> tuple[int, dict]:
+    if request.method == "PATCH":
+        if "name" not in body:
+            raise Invalid("name is required.")
+        user = user_rename(user=user, name=body["name"])
     return 200, user_payload(user, status_of(user))

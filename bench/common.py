@@ -274,6 +274,53 @@ def seed(
     return json.loads(manifest.read_text())
 
 
+# A browser's sign-in, as django.contrib.auth.login leaves it: a stored session naming the
+# user (with its auth hash and backend), last_login updated, user_logged_in sent. Run through
+# `manage.py shell -c` in the benchmark database (with the server's settings).
+_SESSIONS_CODE = """
+import json, os
+from importlib import import_module
+from django.conf import settings
+from django.contrib.auth import get_user_model, login
+from django.http import HttpRequest
+store = import_module(settings.SESSION_ENGINE).SessionStore
+with open(os.environ["BENCH_SESSION_USERS"]) as given:
+    ids = [int(i) for i in json.load(given)]
+users = get_user_model().objects.in_bulk(ids)
+keys = {}
+for user_id in ids:
+    request = HttpRequest()
+    request.session = store()
+    login(request, users[user_id], backend="django.contrib.auth.backends.ModelBackend")
+    request.session.save()
+    keys[str(user_id)] = request.session.session_key
+with open(os.environ["BENCH_SESSION_OUT"], "w") as out:
+    json.dump({"cookie": settings.SESSION_COOKIE_NAME, "sessions": keys}, out)
+"""
+
+
+def browser_sessions(database: str, user_ids: Sequence[str], *, path: Path) -> tuple[str, dict[str, str]]:
+    """Sign each user in as a browser would (a Django session each, in `database`):
+    returns the session cookie's name and user id -> session key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    users = path.with_name(f"{path.stem}-users.json")
+    users.write_text(json.dumps(list(user_ids)))
+    env = server_env(database, extra={"BENCH_SESSION_USERS": str(users), "BENCH_SESSION_OUT": str(path)})
+    started = time.monotonic()
+    subprocess.run(
+        [PYTHON, "manage.py", "shell", "-c", _SESSIONS_CODE],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=1800,
+        stdout=subprocess.DEVNULL,  # the shell's banner; errors still reach stderr
+    )
+    made = json.loads(path.read_text())
+    log(f"{len(made['sessions'])} sessions in {time.monotonic() - started:.1f}s")
+    return made["cookie"], made["sessions"]
+
+
 # --- /proc ------------------------------------------------------------------------------------
 
 
@@ -382,6 +429,7 @@ class CpuMeter:
     server_pid: int
     started: float = 0.0
     marks: dict[str, float] = field(default_factory=dict)
+    used: dict[str, float] = field(default_factory=dict)  # CPU seconds over the last window
 
     def _read(self) -> dict[str, float]:
         usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -403,7 +451,8 @@ class CpuMeter:
         """Percent of one core for each, over the window; the machine as percent of all cores."""
         elapsed = time.monotonic() - self.started
         now = self._read()
-        out = {k: 100.0 * (now[k] - self.marks[k]) / elapsed for k in ("server", "generator", "postgres", "redis")}
+        self.used = {k: now[k] - self.marks[k] for k in ("server", "generator", "postgres", "redis")}
+        out = {k: 100.0 * self.used[k] / elapsed for k in self.used}
         span = now["machine_total"] - self.marks["machine_total"]
         busy = now["machine_busy"] - self.marks["machine_busy"]
         out["machine"] = 100.0 * busy / span if span else 0.0

@@ -2,13 +2,26 @@
 
     .venv/bin/python bench/fanout.py [--rooms 10] [--room-size 10] [--rate 1] [--seconds 20]
         [--warmup 5] [--server daphne|uvicorn|granian] [--layer pubsub|core] [--messages 0]
+        [--path /ws/|/ws/ui/] [--auth token|cookie]
 
-Each member is its own user with its own websocket (bearer token in the Authorization header),
-speaking the real protocol (SPEC §4): `connectToRoom`, then `sendMessage` with a `clientId`.
-The text of each message carries the sender's send time, so every receiver's `message` frame
-gives a send-to-receive latency; `ack` frames give the send-to-ack latency (stored in the
-database). Counted are the messages sent after the warm-up, for `--seconds`: each is expected
-on every joined connection of its room (K when all joined; the sender's own is joined too).
+Each member is its own user with its own websocket, speaking the real protocol (SPEC §4):
+`connectToRoom`, then `sendMessage` with a `clientId`. The text of each message carries the
+sender's send time, so every receiver's copy gives a send-to-receive latency; `ack` frames give
+the send-to-ack latency (stored in the database). Counted are the messages sent after the
+warm-up, for `--seconds`: each is expected on every joined connection of its room (K when all
+joined; the sender's own is joined too).
+
+`--path /ws/` (the default) is the API clients' socket: a delivery is a `message` frame.
+`--path /ws/ui/` is the browser's socket, used as the page uses it: it gets every JSON frame and
+after it the HTML for htmx (`<ol hx-swap-oob="beforeend:#messages"><li id="msg-...">`), and a
+delivery is such a message fragment (its latency read from the text in it); the JSON `message`
+frames are reported beside it. `--auth token` (the default) sends the seeded bearer token in
+the Authorization header; `--auth cookie` signs every user in as a browser (a Django session
+each, made in the benchmark database) and sends the session cookie. On /ws/ui/, and with
+cookies, the handshake carries the page's `Origin: http://127.0.0.1:<port>` as a browser's does.
+
+Server CPU per delivery is the server's CPU seconds over the window divided by the deliveries
+that arrived in the window (the same for the generator, this process).
 
 The script makes its own PostgreSQL database (chatty_bench_rt, from a migrated template),
 seeds it with `seed_demo --manifest`, empties its own Redis database (13 by default), starts
@@ -24,6 +37,7 @@ import asyncio
 import contextlib
 import json
 import random
+import re
 import sys
 import time
 from array import array
@@ -38,6 +52,27 @@ import common
 
 DATABASE = "chatty_bench_rt"
 MARK = '"bench|'
+HTML_MARK = re.compile(r"bench\|\d+\|\d+\|(\d+)")  # the message text in an HTML fragment
+PATHS = ("/ws/", "/ws/ui/")
+AUTHS = ("token", "cookie")
+
+
+@dataclass
+class Tally:
+    """Frames of one kind that carry a message (JSON `message`, or an HTML message fragment)."""
+
+    delivered: int = 0  # of messages sent in the window
+    received_in_window: int = 0  # that arrived in the window, whenever sent
+    latencies: array = field(default_factory=lambda: array("q"))  # ns, of the delivered
+    served_latencies: array = field(default_factory=lambda: array("q"))  # ns, of the received in the window
+
+    def record(self, stats: Stats, at: int, sent_at: int) -> None:
+        if stats.window_start <= at < stats.window_end:
+            self.received_in_window += 1
+            self.served_latencies.append(at - sent_at)
+        if stats.window_start <= sent_at < stats.window_end:
+            self.delivered += 1
+            self.latencies.append(at - sent_at)
 
 
 @dataclass
@@ -49,26 +84,31 @@ class Stats:
     room_live: dict[str, int] = field(default_factory=dict)  # room id -> joined connections
     sent_total: int = 0
     acked: int = 0  # acks of messages sent in the window
-    delivered: int = 0  # message frames of messages sent in the window
+    json: Tally = field(default_factory=Tally)  # `message` frames
+    html: Tally = field(default_factory=Tally)  # HTML message fragments (/ws/ui/)
+    ui: bool = False  # /ws/ui/: the HTML fragments are the deliveries
     last_message: int = 0  # lastMessage frames (any time)
+    html_frames: int = 0  # HTML frames of any kind (any time)
     frames: int = 0  # every frame received
     closing: bool = False  # the generator is closing its connections: closes are not early
-    received_in_window: int = 0  # message frames that arrived in the window, whenever sent
     acks_in_window: int = 0  # acks that arrived in the window, whenever sent
     errors: Counter = field(default_factory=Counter)
     closed: Counter = field(default_factory=Counter)
-    latencies: array = field(default_factory=lambda: array("q"))  # ns, message frames
-    served_latencies: array = field(default_factory=lambda: array("q"))  # ns, frames received in the window
     ack_latencies: array = field(default_factory=lambda: array("q"))
     send_lag: array = field(default_factory=lambda: array("q"))  # ns behind schedule
 
+    @property
+    def deliveries(self) -> Tally:
+        """What counts as a delivery on this socket."""
+        return self.html if self.ui else self.json
+
 
 class Member:
-    __slots__ = ("index", "joined", "pending", "reader", "room_id", "token", "ws")
+    __slots__ = ("headers", "index", "joined", "pending", "reader", "room_id", "ws")
 
-    def __init__(self, index: int, token: str, room_id: str) -> None:
+    def __init__(self, index: int, headers: dict[str, str], room_id: str) -> None:
         self.index = index
-        self.token = token
+        self.headers = headers  # its credentials: Authorization or Cookie
         self.room_id = room_id
         self.ws = None
         self.reader: asyncio.Task | None = None
@@ -82,19 +122,21 @@ async def read_frames(member: Member, stats: Stats) -> None:
     try:
         async for raw in ws:
             stats.frames += 1
-            if raw.startswith('{"type":"message"'):
+            if raw.startswith("<"):
+                # /ws/ui/'s HTML, after the JSON frame of the same event.
+                at = now()
+                stats.html_frames += 1
+                if 'id="msg-' in raw:
+                    found = HTML_MARK.search(raw)
+                    if found is not None:
+                        stats.html.record(stats, at, int(found.group(1)))
+            elif raw.startswith('{"type":"message"'):
                 at = now()
                 i = raw.find(MARK)
                 if i < 0:
                     continue
                 j = raw.find('"', i + 1)
-                sent_at = int(raw[i + 1 : j].rsplit("|", 1)[1])
-                if stats.window_start <= at < stats.window_end:
-                    stats.received_in_window += 1
-                    stats.served_latencies.append(at - sent_at)
-                if stats.window_start <= sent_at < stats.window_end:
-                    stats.delivered += 1
-                    stats.latencies.append(at - sent_at)
+                stats.json.record(stats, at, int(raw[i + 1 : j].rsplit("|", 1)[1]))
             elif raw.startswith('{"type":"lastMessage"'):
                 stats.last_message += 1
             elif raw.startswith('{"type":"ack"'):
@@ -119,12 +161,15 @@ async def read_frames(member: Member, stats: Stats) -> None:
         stats.closed[f"closed {ws.close_code}"] += 1
 
 
-async def open_member(member: Member, url: str, stats: Stats, args: argparse.Namespace, source: str) -> None:
+async def open_member(
+    member: Member, url: str, stats: Stats, args: argparse.Namespace, source: str, origin: str | None
+) -> None:
     from websockets.asyncio.client import connect
 
     member.ws = await connect(
         url,
-        additional_headers={"Authorization": f"Bearer {member.token}"},
+        origin=origin,
+        additional_headers=member.headers,
         compression="deflate" if args.client_deflate else None,
         proxy=None,
         ping_interval=None,
@@ -188,16 +233,34 @@ async def settle(stats: Stats, *, quiet: float = 1.0, timeout: float = 60.0) -> 
     return time.monotonic() - started
 
 
-async def generate(args: argparse.Namespace, manifest: dict[str, Any], port: int, server_pid: int) -> dict[str, Any]:
-    url = f"ws://127.0.0.1:{port}/ws/"
-    stats = Stats()
-    stats.window_start = stats.window_end = 2**62  # nothing counts before the window opens
-    tokens = {u["id"]: u["token"] for u in manifest["users"]}
-    members: list[Member] = []
+def credentials(manifest: dict[str, Any], cookies: tuple[str, dict[str, str]] | None) -> dict[str, dict[str, str]]:
+    """User id -> the handshake headers that sign it in: its session cookie, else its token."""
+    if cookies is not None:
+        name, sessions = cookies
+        return {user_id: {"Cookie": f"{name}={key}"} for user_id, key in sessions.items()}
+    return {u["id"]: {"Authorization": f"Bearer {u['token']}"} for u in manifest["users"]}
+
+
+def members_of(manifest: dict[str, Any], args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(user id, room id) of every connection: the first `--room-size` members of each room."""
     rooms = manifest["rooms"][: args.rooms]
-    for room in rooms:
-        for user_id in room["memberIds"][: args.room_size]:
-            members.append(Member(len(members), tokens[user_id], room["id"]))
+    return [(user_id, room["id"]) for room in rooms for user_id in room["memberIds"][: args.room_size]]
+
+
+async def generate(
+    args: argparse.Namespace,
+    manifest: dict[str, Any],
+    port: int,
+    server_pid: int,
+    cookies: tuple[str, dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    url = f"ws://127.0.0.1:{port}{args.path}"
+    # What a page of this very site sends; without it the server skips its Origin check.
+    origin = f"http://127.0.0.1:{port}" if args.path == "/ws/ui/" or cookies is not None else None
+    stats = Stats(ui=args.path == "/ws/ui/")
+    stats.window_start = stats.window_end = 2**62  # nothing counts before the window opens
+    headers = credentials(manifest, cookies)
+    members = [Member(i, headers[user_id], room_id) for i, (user_id, room_id) in enumerate(members_of(manifest, args))]
     sources = [f"127.0.0.{1 + i % args.sources}" for i in range(len(members))]
 
     # --- connect and join ----------------------------------------------------------------
@@ -208,7 +271,7 @@ async def generate(args: argparse.Namespace, manifest: dict[str, Any], port: int
     async def connect_one(member: Member) -> None:
         async with gate:
             try:
-                await open_member(member, url, stats, args, sources[member.index])
+                await open_member(member, url, stats, args, sources[member.index], origin)
             except Exception as exc:
                 failed[type(exc).__name__] += 1
 
@@ -248,12 +311,13 @@ async def generate(args: argparse.Namespace, manifest: dict[str, Any], port: int
 
     # --- drain ---------------------------------------------------------------------------
     expected = stats.expected
+    counted = stats.deliveries
     t = time.monotonic()
-    last, last_change = stats.delivered, time.monotonic()
-    while stats.delivered < expected and time.monotonic() - t < args.drain:
+    last, last_change = counted.delivered, time.monotonic()
+    while counted.delivered < expected and time.monotonic() - t < args.drain:
         await asyncio.sleep(0.1)
-        if stats.delivered != last:
-            last, last_change = stats.delivered, time.monotonic()
+        if counted.delivered != last:
+            last, last_change = counted.delivered, time.monotonic()
         elif time.monotonic() - last_change > 3.0:
             break
     drain_seconds = time.monotonic() - t
@@ -274,11 +338,10 @@ async def generate(args: argparse.Namespace, manifest: dict[str, Any], port: int
         if m.reader is not None:
             m.reader.cancel()
 
-    latencies = sorted(x / 1e6 for x in stats.latencies)
     acks = sorted(x / 1e6 for x in stats.ack_latencies)
     lag = sorted(x / 1e6 for x in stats.send_lag)
-    served = sorted(x / 1e6 for x in stats.served_latencies)
     pct = common.percentile
+    in_window = counted.received_in_window
     return {
         "connections": len(live),
         "connect_failed": dict(failed),
@@ -289,24 +352,49 @@ async def generate(args: argparse.Namespace, manifest: dict[str, Any], port: int
         "sent": stats.sent,
         "sent_total": stats.sent_total,
         "acknowledged": stats.acked,
-        "delivered": stats.delivered,
+        # Deliveries: `message` frames on /ws/, HTML message fragments on /ws/ui/.
+        "delivery": "html" if stats.ui else "json",
+        "delivered": counted.delivered,
         "expected": expected,
-        "lost": expected - stats.delivered,
+        "lost": expected - counted.delivered,
         "last_message_frames": stats.last_message,
+        "html_frames": stats.html_frames,
         "messages_per_second": round(stats.sent / args.seconds, 1),
-        "deliveries_per_second": round(stats.delivered / args.seconds, 1),
+        "deliveries_per_second": round(counted.delivered / args.seconds, 1),
         # What the server got through while the window lasted, whenever sent (a backlog too).
         "throughput_messages_per_second": round(stats.acks_in_window / args.seconds, 1),
-        "throughput_deliveries_per_second": round(stats.received_in_window / args.seconds, 1),
-        "latency_ms": summary(latencies),
+        "throughput_deliveries_per_second": round(in_window / args.seconds, 1),
+        "deliveries_in_window": in_window,
+        "latency_ms": latency(counted.latencies),
         "ack_ms": summary(acks),
-        # Age of the message frames that arrived in the window: when the server is behind, how far.
-        "served_latency_ms": summary(served),
+        # Age of the deliveries that arrived in the window: when the server is behind, how far.
+        "served_latency_ms": latency(counted.served_latencies),
+        # The JSON `message` frames on their own (on /ws/ they are the deliveries).
+        "json_messages": tally(stats.json, args.seconds),
+        "html_messages": tally(stats.html, args.seconds) if stats.ui else None,
         "send_lag_ms_p99": round(pct(lag, 99), 2),
         "drain_seconds": round(drain_seconds, 2),
         "errors": dict(stats.errors),
         "closed_early": {k: v for k, v in stats.closed.items() if k != "closed 1000"},
         "cpu_percent": {k: round(v, 1) for k, v in cpu.items() if k != "seconds"},
+        "cpu_seconds": {k: round(v, 3) for k, v in meter.used.items()},
+        # CPU seconds over the window / the deliveries that arrived in it, in microseconds.
+        "cpu_us_per_delivery": {
+            k: round(1e6 * meter.used[k] / in_window, 1) if in_window else None for k in ("server", "generator")
+        },
+    }
+
+
+def latency(values: array) -> dict[Any, float]:
+    return summary(sorted(x / 1e6 for x in values))
+
+
+def tally(t: Tally, seconds: float) -> dict[str, Any]:
+    return {
+        "delivered": t.delivered,
+        "per_second": round(t.delivered / seconds, 1),
+        "received_in_window": t.received_in_window,
+        "latency_ms": latency(t.latencies),
     }
 
 
@@ -319,29 +407,50 @@ def summary(values: list[float]) -> dict[Any, float]:
 def report(result: dict[str, Any]) -> str:
     c = result["config"]
     lat, ack, cpu = result["latency_ms"], result["ack_ms"], result["cpu_percent"]
+    per = result["cpu_us_per_delivery"]
+    what = "HTML message fragments" if result["delivery"] == "html" else "message frames"
     lines = [
-        f"fanout: {c['server']} / {c['layer']} layer / {c['rooms']} rooms x {c['room_size']} members / "
-        f"{c['rate']} msg/s each / {c['seconds']}s after {c['warmup']}s warm-up / {c['messages']} stored messages",
+        f"fanout: {c['path']} ({c['auth']}) / {c['server']} / {c['layer']} layer / {c['rooms']} rooms x "
+        f"{c['room_size']} members / {c['rate']} msg/s each / {c['seconds']}s after {c['warmup']}s warm-up / "
+        f"{c['messages']} stored messages",
+        f"  summary              {result['deliveries_per_second']} deliveries/s; server CPU {us(per['server'])} "
+        f"per delivery, generator {us(per['generator'])}; ack p50 {ack[50]} p99 {ack[99]} ms",
         f"  connections          {result['connections']} (connect {result['connect_seconds']}s, "
         f"{result['connects_per_second']}/s; failed {result['connect_failed'] or 0})",
         f"  sent                 {result['sent']} ({result['messages_per_second']}/s)",
         f"  acknowledged         {result['acknowledged']}",
-        f"  delivered            {result['delivered']} of {result['expected']} expected; lost {result['lost']}",
+        f"  delivered            {result['delivered']} of {result['expected']} expected ({what}); "
+        f"lost {result['lost']}",
         f"  deliveries/s         {result['deliveries_per_second']}  "
-        f"(and {result['last_message_frames']} lastMessage frames)",
+        f"(and {result['last_message_frames']} lastMessage frames, {result['html_frames']} HTML frames)",
+    ]
+    if result.get("html_messages") is not None:
+        j = result["json_messages"]
+        lines.append(
+            f"  JSON message frames  {j['delivered']} ({j['per_second']}/s), latency ms p50 {j['latency_ms'][50]}  "
+            f"p95 {j['latency_ms'][95]}  p99 {j['latency_ms'][99]}  max {j['latency_ms']['max']}"
+        )
+    lines += [
         f"  served in window     {result['throughput_messages_per_second']} acks/s, "
-        f"{result['throughput_deliveries_per_second']} message frames/s (whenever sent), "
+        f"{result['throughput_deliveries_per_second']} deliveries/s (whenever sent), "
         f"their latency p50 {result['served_latency_ms'][50]} p99 {result['served_latency_ms'][99]} ms",
         f"  latency ms           p50 {lat[50]}  p95 {lat[95]}  p99 {lat[99]}  max {lat['max']}",
         f"  ack ms               p50 {ack[50]}  p95 {ack[95]}  p99 {ack[99]}  max {ack['max']}",
         f"  CPU % of a core      server {cpu['server']}  generator {cpu['generator']}  postgres {cpu['postgres']}  "
         f"redis {cpu['redis']}  others {cpu['others']}  (machine {cpu['machine']}% of all cores busy)",
+        f"  CPU per delivery     server {us(per['server'])}  generator {us(per['generator'])}  "
+        f"({result['cpu_seconds']['server']} / {result['cpu_seconds']['generator']} CPU s over the window, "
+        f"{result['deliveries_in_window']} deliveries arrived in it)",
         f"  generator send lag   p99 {result['send_lag_ms_p99']} ms",
         f"  errors               {result['errors'] or 'none'}; closed early {result['closed_early'] or 'none'}",
     ]
     if result.get("server_errors"):
         lines.append(f"  server log           {result['server_errors'][0][:160]}")
     return "\n".join(lines)
+
+
+def us(value: float | None) -> str:
+    return "–" if value is None else f"{value:g} µs"
 
 
 def run_benchmark(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str], float | None, Path]:
@@ -356,6 +465,10 @@ def run_benchmark(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, s
         messages=args.messages,
         manifest=common.DATA / f"{args.database}-manifest.json",
     )
+    cookies = None
+    if args.auth == "cookie":
+        users = sorted({user_id for user_id, _ in members_of(manifest, args)}, key=int)
+        cookies = common.browser_sessions(args.database, users, path=common.DATA / f"{args.database}-sessions.json")
     extra = dict(item.split("=", 1) for item in args.server_env)
     busy_before = common.wait_for_quiet(timeout=args.quiet_wait) if args.quiet_wait else None
     env = common.server_env(args.database, layer=args.layer, extra=extra)
@@ -365,7 +478,7 @@ def run_benchmark(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, s
         port,
     ):
         common.pin_self(common.GENERATOR_CORE, args.nice, args.realtime)
-        result = common.run(generate(args, manifest, port, proc.pid))
+        result = common.run(generate(args, manifest, port, proc.pid, cookies))
     return result, extra, busy_before, log_path
 
 
@@ -379,6 +492,8 @@ def main() -> None:
     parser.add_argument("--server", choices=common.SERVERS, default="daphne")
     parser.add_argument("--layer", choices=common.LAYERS, default="pubsub")
     parser.add_argument("--messages", type=int, default=0, help="messages stored beforehand (seed_demo)")
+    parser.add_argument("--path", choices=PATHS, default="/ws/", help="the API socket or the browser's")
+    parser.add_argument("--auth", choices=AUTHS, default="token", help="bearer token or session cookie")
     parser.add_argument("--drain", type=float, default=15.0, help="seconds to wait for late deliveries")
     parser.add_argument("--timeout", type=float, default=60.0, help="per connection open/join timeout")
     parser.add_argument("--connect-timeout", type=float, default=600.0, help="all connections")
@@ -402,6 +517,8 @@ def main() -> None:
     with common.exclusive(), services:
         result, extra, busy_before, log_path = run_benchmark(args)
     result["config"] = {
+        "path": args.path,
+        "auth": args.auth,
         "server": args.server,
         "layer": args.layer,
         "rooms": args.rooms,

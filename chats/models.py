@@ -8,6 +8,10 @@ MAX_CLIENT_ID_LENGTH = 64
 HISTORY_DEFAULT_LIMIT = 50
 HISTORY_MAX_LIMIT = 100
 CATCH_UP_LIMIT = 500
+MAX_TITLE_LENGTH = 100
+REPLY_EXCERPT_LENGTH = 120
+MAX_EMOJI_LENGTH = 16
+MAX_REACTIONS_PER_MESSAGE = 20  # distinct emoji
 
 
 class ChatRoom(models.Model):
@@ -25,6 +29,8 @@ class ChatRoom(models.Model):
     # Denormalised so the chat list orders and summarises rooms without a query per room.
     last_message = models.ForeignKey("Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     last_activity_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # A group's name set by rename; "" shows the members' names.
+    title = models.CharField(max_length=MAX_TITLE_LENGTH, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [
@@ -48,6 +54,8 @@ class Participant(models.Model):
     # side (send, read, delete), so that no read counts a room's unread history.
     unread_count = models.PositiveIntegerField(default=0)
     joined_at = models.DateTimeField(auto_now_add=True)
+    # Still counts unread; the pages show no notification and a grey badge.
+    muted = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["room", "user"], name="chats_participant_unique")]
@@ -63,6 +71,19 @@ class Message(models.Model):
     text = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
     client_id = models.CharField(max_length=MAX_CLIENT_ID_LENGTH, null=True, blank=True)  # noqa: DJ001 (NULL: no clientId; unique when set)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    # The quoted message. No database constraint and no cascade: deleting the quoted message
+    # leaves the id (and its sender, below) so the reply still says whom it answered.
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    reply_to_sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # [{"emoji", "userIds"}] in first-use order, rewritten from the Reaction rows by every
+    # toggle under the message's lock: a page of messages shows its reactions without a
+    # query of its own (reactions are rare writes, pages are frequent reads).
+    reaction_summary = models.JSONField(default=list, db_default=models.Value([], models.JSONField()), blank=True)
 
     class Meta:
         constraints = [
@@ -79,6 +100,21 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"message {self.pk} in {self.room_id}"
+
+
+class Reaction(models.Model):
+    """One user's emoji on one message; the first id of an emoji orders the message's list."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reaction_rows")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=MAX_EMOJI_LENGTH)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["message", "user", "emoji"], name="chats_reaction_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user_id} on {self.message_id}"
 
 
 from chats.attachments import Attachment  # noqa: E402,F401 (a model of this app, in its own module)

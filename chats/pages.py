@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.models import User
-from chats.selectors import chat_list, history, message_payload, participant_payload, room_members, room_title
+from chats.selectors import chat_list, history, message_payloads, participant_payload, room_members, room_title
 from chatty.live import statuses
 from friends.selectors import friend_payload, friends_of
 
@@ -28,12 +28,12 @@ def room_context(*, user: User, room: Any, before: int | None = None) -> dict[st
     member_status = statuses(members)
     return {
         "room": room,
-        "room_title": room_title(kind=room.kind, members=members, viewer_id=user.pk),
+        "room_title": room_title(kind=room.kind, members=members, viewer_id=user.pk, custom=room.title),
         "participants": [
             {**participant_payload(m), "status": member_status[m.pk], "is_me": m.pk == user.pk} for m in members
         ],
         "creator": next((m for m in members if m.pk == room.created_by_id), None),
-        "chat_messages": [message_payload(m) for m in messages],
+        "chat_messages": message_payloads(messages),
         "has_more": has_more,
         "oldest_id": messages[0].pk if messages else None,
     }

@@ -6,23 +6,30 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models import Count, F, IntegerField, Max, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
-from chats.models import MAX_CLIENT_ID_LENGTH, MAX_MESSAGE_LENGTH, ChatRoom, Message, Participant
-from chats.selectors import message_payload, room_for_member, room_summary
-from chatty.errors import Invalid, NotParticipant, TooLong, is_storable_text, parse_id
+from chats.inputs import clean_client_id, clean_emoji, clean_text, clean_title, parse_ids
+from chats.models import MAX_REACTIONS_PER_MESSAGE, ChatRoom, Message, Participant, Reaction
+from chats.rules import ensure_writable
+from chats.selectors import (
+    MESSAGE_RELATED,
+    message_for_member,
+    message_payload,
+    room_for_member,
+    room_summaries,
+    room_summary,
+)
+from chatty.errors import Forbidden, Invalid, NotFound, NotParticipant, parse_id
 from chatty.live import room_viewer_ids
 from chatty.realtime import members_group, publish_on_commit, room_group, user_group
 from friends.models import Friendship
 
 
 def _parse_ids(raw: Any) -> list[int]:
-    if not isinstance(raw, list) or not raw:
-        raise Invalid("friendIds must be a non-empty list of ids.")
-    return list(dict.fromkeys(parse_id(item, "friendIds") for item in raw))
+    return parse_ids(raw, "friendIds")
 
 
 def _announce_room(room: ChatRoom, creator: User, members: Iterable[User]) -> None:
@@ -81,29 +88,6 @@ def room_create_group(*, creator: User, friends: list[User]) -> ChatRoom:
     return room
 
 
-def clean_text(text: Any) -> str:
-    if not isinstance(text, str):
-        raise Invalid("message must be a string.")
-    trimmed = text.strip()
-    if not trimmed:
-        raise Invalid("The message is empty.")
-    if not is_storable_text(text):
-        raise Invalid("The message holds a NUL character or a lone surrogate.")
-    if len(trimmed) > MAX_MESSAGE_LENGTH:
-        raise TooLong(f"A message holds at most {MAX_MESSAGE_LENGTH} characters.")
-    return text
-
-
-def clean_client_id(client_id: Any) -> str | None:
-    if client_id is None:
-        return None
-    if not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID_LENGTH:
-        raise Invalid(f"clientId must be a string of 1 to {MAX_CLIENT_ID_LENGTH} characters.")
-    if not is_storable_text(client_id):
-        raise Invalid("clientId holds a NUL character or a lone surrogate.")
-    return client_id
-
-
 def _count_the_new_message(*, room_id: int, message_id: int, reader_ids: set[int]) -> list[tuple[int, int]]:
     """The room's participants after a new message: readers (its sender, whoever has the
     room open) have read it, everyone else has one more unread. [(user id, unread count)].
@@ -151,15 +135,28 @@ def _lock_room_for_sender(*, room_id: int, sender_id: int) -> Any:
     return rows[0][0] if rows else _NOT_A_MEMBER
 
 
-def _insert_message(*, room_id: int, sender: User, text: str, client_id: str | None) -> Message:
+def _insert_message(
+    *, room_id: int, sender: User, text: str, client_id: str | None, reply_to: Message | None = None
+) -> Message:
     now = timezone.now()
     table = connection.ops.quote_name(Message._meta.db_table)
+    reply_id = reply_to.pk if reply_to is not None else None
+    reply_sender_id = reply_to.sender_id if reply_to is not None else None
     rows = _sql(
-        f"INSERT INTO {table} (room_id, sender_id, text, created_at, client_id)"  # noqa: S608
-        " VALUES (%s, %s, %s, %s, %s) RETURNING id",
-        [room_id, sender.pk, text, connection.ops.adapt_datetimefield_value(now), client_id],
+        f"INSERT INTO {table} (room_id, sender_id, text, created_at, client_id, reply_to_id, reply_to_sender_id)"  # noqa: S608
+        " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        [room_id, sender.pk, text, connection.ops.adapt_datetimefield_value(now), client_id, reply_id, reply_sender_id],
     )
-    message = Message(pk=rows[0][0], room_id=room_id, sender=sender, text=text, created_at=now, client_id=client_id)
+    message = Message(
+        pk=rows[0][0],
+        room_id=room_id,
+        sender=sender,
+        text=text,
+        created_at=now,
+        client_id=client_id,
+        reply_to=reply_to,
+        reply_to_sender=reply_to.sender if reply_to is not None else None,
+    )
     message._state.adding = False
     message._state.db = connection.alias
     return message
@@ -176,8 +173,24 @@ def _advance_room(*, room_id: int, message: Message) -> None:
     )
 
 
+def _quoted(*, user_id: int, room_id: int, reply_to_id: int) -> Message:
+    """The message a reply quotes: one query (with its sender); it must be of the same room."""
+    quoted = Message.objects.select_related("sender").filter(pk=reply_to_id).first()
+    if quoted is None or quoted.room_id != room_id:
+        if quoted is not None and Participant.objects.filter(room_id=quoted.room_id, user_id=user_id).exists():
+            raise Invalid("replyToId must be a message of the same chat.")
+        raise NotFound("No such message to reply to.")
+    return quoted
+
+
 def message_send(
-    *, sender: User, room_id: int, text: Any, client_id: Any = None, viewer_ids: Iterable[int] | None = None
+    *,
+    sender: User,
+    room_id: int,
+    text: Any,
+    client_id: Any = None,
+    viewer_ids: Iterable[int] | None = None,
+    reply_to_id: int | None = None,
 ) -> tuple[Message, bool]:
     """Store a message, then tell the room. Returns (message, created).
 
@@ -185,9 +198,11 @@ def message_send(
     After commit: `chat.message` to the room's live stream, `chat.last_message` (with every
     participant's own unread count) to the members of the room. `viewer_ids`, the users who
     have the room open (they have read the message), is looked up when not given.
+    `reply_to_id`: the message of the same room it quotes (one more query).
     """
     text = clean_text(text)
     client_id = clean_client_id(client_id)
+    reply_to = None if reply_to_id is None else _quoted(user_id=sender.pk, room_id=room_id, reply_to_id=reply_to_id)
     viewers = room_viewer_ids(room_id) if viewer_ids is None else viewer_ids
     try:
         with transaction.atomic():
@@ -200,11 +215,10 @@ def message_send(
                 room_for_member(user_id=sender.pk, room_id=room_id)  # raises NotFound / NotParticipant
                 raise NotParticipant()
             # A repeated clientId fails here on the unique constraint (sender, client_id).
-            message = _insert_message(room_id=room_id, sender=sender, text=text, client_id=client_id)
+            message = _insert_message(room_id=room_id, sender=sender, text=text, client_id=client_id, reply_to=reply_to)
             _advance_room(room_id=room_id, message=message)
             counts = _count_the_new_message(room_id=room_id, message_id=message.pk, reader_ids={sender.pk, *viewers})
-            message.sender = sender
-            payload = message_payload(message)
+            payload = message_payload(message, fresh=True)  # no query: nothing reacted to it yet
             publish_on_commit(
                 room_group(room_id), {"type": "chat.message", "message": payload, "previous_id": previous_id or 0}
             )
@@ -216,12 +230,30 @@ def message_send(
         if client_id is None:
             raise
         # The sender used this clientId before (a retry, or a race from another connection).
-        return Message.objects.select_related("sender").get(sender=sender, client_id=client_id), False
+        return Message.objects.select_related(*MESSAGE_RELATED).get(sender=sender, client_id=client_id), False
     return message, True
 
 
+def _position_moved(*, user_id: int, room_id: int, before: int, after: int) -> int:
+    """After a read position moved: the user's tabs get its unread count; when it moved
+    forward, the other participants learn how far the user read (read receipts). Returns
+    the count (one query)."""
+    unread = Participant.objects.filter(room_id=room_id, user_id=user_id).values_list("unread_count", flat=True).first()
+    unread = unread or 0
+    publish_on_commit(user_group(user_id), {"type": "chat.unread", "room_id": room_id, "unread": unread})
+    if after > before:
+        publish_on_commit(
+            members_group(room_id),
+            {"type": "chat.read_by", "room_id": room_id, "user_id": user_id, "message_id": after},
+        )
+    return unread
+
+
 def read_mark(*, user: User, room_id: int, message_id: Any = None) -> int:
-    """Move the user's read position forward to `message_id` (default: the newest message)."""
+    """Move the user's read position forward to `message_id` (default: the newest message).
+
+    When it moves: `chat.unread` to the user's group, `chat.read_by` to the room's members.
+    """
     room = room_for_member(user_id=user.pk, room_id=room_id)
     asked = None if message_id is None else parse_id(message_id, "messageId", minimum=0)
     with transaction.atomic():
@@ -242,7 +274,29 @@ def read_mark(*, user: User, room_id: int, message_id: Any = None) -> int:
             Participant.objects.filter(room_id=room.pk, user=user).update(
                 last_read_id=target, unread_count=_unread_after(target)
             )
+            _position_moved(user_id=user.pk, room_id=room.pk, before=position[0], after=target)
     return target
+
+
+def mark_unread(*, user: User, room_id: int, message_id: int) -> int:
+    """The one way back: the read position moves to just before `message_id` (a message of
+    the room), and the unread count is counted again. Returns the new count."""
+    room = room_for_member(user_id=user.pk, room_id=room_id)
+    if not Message.objects.filter(pk=message_id, room_id=room.pk).exists():
+        raise NotFound("No such message in this chat.")
+    with transaction.atomic():
+        position = list(
+            Participant.objects.select_for_update()
+            .filter(room_id=room.pk, user=user)
+            .values_list("last_read_id", flat=True)
+        )
+        if not position:
+            raise NotParticipant()
+        before = Message.objects.filter(room_id=room.pk, id__lt=message_id).aggregate(m=Max("id"))["m"] or 0
+        Participant.objects.filter(room_id=room.pk, user=user).update(
+            last_read_id=before, unread_count=_unread_after(before)
+        )
+        return _position_moved(user_id=user.pk, room_id=room.pk, before=position[0], after=before)
 
 
 def _unread_after(position: int) -> Coalesce:
@@ -259,21 +313,192 @@ def _unread_after(position: int) -> Coalesce:
 
 
 def message_delete(*, message: Message) -> None:
-    """Moderation: remove a message; live clients take it off their screens."""
+    """Remove a message (its sender's wish or a moderator's); live clients take it off their
+    screens. After commit: `chat.message_deleted` with the room's newest message now."""
     room_id, message_id, sender_id = message.room_id, message.pk, message.sender_id
     with transaction.atomic():
         # The room's lock, as a send takes it, so both change participants in the same order.
         list(ChatRoom.objects.select_for_update().filter(pk=room_id).values_list("pk", flat=True))
         _, deleted = Message.objects.filter(pk=message_id).delete()
         room = ChatRoom.objects.filter(pk=room_id).first()
+        newest_id = room.last_message_id if room is not None else None
         if room is not None and room.last_message_id is None:
             newest = Message.objects.filter(room_id=room_id).order_by("-id").first()
             ChatRoom.objects.filter(pk=room_id).update(last_message=newest)
+            newest_id = newest.pk if newest is not None else None
         if deleted.get(Message._meta.label, 0):
             # It was unread to whoever had not read that far, unless they sent it.
             had_it_unread = Participant.objects.filter(room_id=room_id, last_read_id__lt=message_id, unread_count__gt=0)
             had_it_unread.exclude(user_id=sender_id).update(unread_count=F("unread_count") - 1)
+        last = None
+        if newest_id is not None:
+            newest_message = Message.objects.select_related(*MESSAGE_RELATED).filter(pk=newest_id).first()
+            last = message_payload(newest_message) if newest_message is not None else None
         publish_on_commit(
             members_group(room_id),
-            {"type": "chat.message_deleted", "room_id": room_id, "message_id": message_id},
+            {"type": "chat.message_deleted", "room_id": room_id, "message_id": message_id, "last_message": last},
         )
+
+
+def message_remove(*, user: User, message_id: int, room_id: int | None = None) -> int:
+    """A participant deletes their own message (staff may delete anyone's, as in the admin).
+    NotFound for a message the user cannot see, Forbidden for someone else's."""
+    message = message_for_member(user_id=user.pk, message_id=message_id, room_id=room_id)
+    if message.sender_id != user.pk and not user.is_staff:
+        raise Forbidden("You can only delete your own messages.")
+    message_delete(message=message)
+    return message_id
+
+
+def message_edit(*, user: User, message_id: int, text: str, room_id: int | None = None) -> Message:
+    """Change the text of one's own message and mark it edited. After commit:
+    `chat.message_edited` {"room_id", "message": <message>} to the room's members."""
+    text = clean_text(text)
+    with transaction.atomic():
+        message = message_for_member(user_id=user.pk, message_id=message_id, room_id=room_id)
+        if message.sender_id != user.pk:
+            raise Forbidden("You can only edit your own messages.")
+        ensure_writable(room_id=message.room_id, user_id=user.pk)
+        message.text = text
+        message.edited_at = timezone.now()
+        # An update, not save(): a deletion that committed meanwhile is a 404, not a crash.
+        if not Message.objects.filter(pk=message.pk).update(text=text, edited_at=message.edited_at):
+            raise NotFound("No such message.")
+        payload = message_payload(message)
+        publish_on_commit(
+            members_group(message.room_id),
+            {"type": "chat.message_edited", "room_id": message.room_id, "message": payload},
+        )
+    return message
+
+
+def _toggled(current: list[dict[str, Any]], *, emoji: str, user_id: str) -> list[dict[str, Any]]:
+    """The reaction list after one toggle: an emoji keeps its place while anyone still uses
+    it (chips do not jump when someone takes theirs back); a new one goes last."""
+    reactions = [{"emoji": r["emoji"], "userIds": list(r["userIds"])} for r in current]
+    entry = next((r for r in reactions if r["emoji"] == emoji), None)
+    if entry is None:
+        if len(reactions) >= MAX_REACTIONS_PER_MESSAGE:
+            raise Invalid(f"A message holds at most {MAX_REACTIONS_PER_MESSAGE} different emoji.")
+        return [*reactions, {"emoji": emoji, "userIds": [user_id]}]
+    if user_id in entry["userIds"]:
+        entry["userIds"].remove(user_id)
+    else:
+        entry["userIds"].append(user_id)
+    return [r for r in reactions if r["userIds"]]
+
+
+def reaction_toggle(
+    *, user: User, message_id: int, emoji: str, room_id: int | None = None
+) -> tuple[Message, list[dict[str, Any]]]:
+    """Add this user's `emoji` to a message, or take it back. Returns (message, its reactions).
+    After commit: `chat.reactions_changed` {"room_id", "message_id", "reactions"} to the
+    room's live stream."""
+    emoji = clean_emoji(emoji)
+    message = message_for_member(user_id=user.pk, message_id=message_id, room_id=room_id)
+    ensure_writable(room_id=message.room_id, user_id=user.pk)
+    with transaction.atomic():
+        # The message's lock: two toggles of one message at once change its list in turn.
+        current = (
+            Message.objects.select_for_update().filter(pk=message.pk).values_list("reaction_summary", flat=True).first()
+        )
+        if current is None:
+            raise NotFound("No such message.")
+        reactions = _toggled(current, emoji=emoji, user_id=str(user.pk))
+        mine = Reaction.objects.filter(message_id=message.pk, user=user, emoji=emoji)
+        if not mine.delete()[0]:
+            Reaction.objects.create(message_id=message.pk, user=user, emoji=emoji)
+        Message.objects.filter(pk=message.pk).update(reaction_summary=reactions)
+        publish_on_commit(
+            room_group(message.room_id),
+            {
+                "type": "chat.reactions_changed",
+                "room_id": message.room_id,
+                "message_id": message.pk,
+                "reactions": reactions,
+            },
+        )
+    return message, reactions
+
+
+def room_mute(*, user: User, room_id: int, muted: bool) -> bool:
+    """Mute or unmute a room for this user. After commit: `chat.updated` (the user's own
+    summary) to the user's group, so their other tabs grey the badge too."""
+    room = room_for_member(user_id=user.pk, room_id=room_id)
+    with transaction.atomic():
+        Participant.objects.filter(room=room, user=user).update(muted=muted)
+        summary = room_summary(room_id=room.pk, user=user)
+        publish_on_commit(user_group(user.pk), {"type": "chat.updated", "chatroom": summary})
+    return muted
+
+
+def _group_of(*, user: User, room_id: int) -> ChatRoom:
+    """The group, locked for this transaction; Invalid for a direct room."""
+    room = room_for_member(user_id=user.pk, room_id=room_id)
+    if room.kind != ChatRoom.GROUP:
+        raise Invalid("Only a group chat can do that.")
+    list(ChatRoom.objects.select_for_update().filter(pk=room.pk).values_list("pk", flat=True))
+    return room
+
+
+def _announce_update(*, summaries: dict[int, dict[str, Any]], skip: Iterable[int] = ()) -> None:
+    """`chat.updated` to each participant's group, with their own summary."""
+    skipped = set(skip)
+    for user_id, summary in summaries.items():
+        if user_id not in skipped:
+            publish_on_commit(user_group(user_id), {"type": "chat.updated", "chatroom": summary})
+
+
+def room_rename(*, user: User, room_id: int, title: str) -> dict[str, Any]:
+    """Name a group (up to 100 characters; "" goes back to the members' names). Returns the
+    caller's summary. After commit: `chat.updated` to every participant, each their own."""
+    title = clean_title(title)
+    with transaction.atomic():
+        room = _group_of(user=user, room_id=room_id)
+        ChatRoom.objects.filter(pk=room.pk).update(title=title)
+        summaries = room_summaries(room_id=room.pk)
+        _announce_update(summaries=summaries)
+    return summaries[user.pk]
+
+
+def room_add_members(*, user: User, room_id: int, friend_ids: list[int]) -> dict[str, Any]:
+    """Add friends of the caller, not yet in, to a group. Returns the caller's summary.
+    After commit: `chat.added` to each new member, `chat.updated` to everyone else."""
+    if not friend_ids:
+        raise Invalid("friendIds must be a non-empty list of ids.")
+    with transaction.atomic():
+        room = _group_of(user=user, room_id=room_id)
+        present = set(Participant.objects.filter(room=room).values_list("user_id", flat=True))
+        if present.intersection(friend_ids):
+            raise Invalid("Someone in friendIds is in this chat already.")
+        friends = list(
+            User.objects.filter(
+                pk__in=Friendship.objects.filter(user=user, friend_id__in=friend_ids).values("friend_id"),
+                is_active=True,
+            )
+        )
+        if len(friends) != len(set(friend_ids)):
+            raise Invalid("Every id in friendIds must be one of your friends.")
+        # Newcomers see the history, with nothing of it unread.
+        latest = ChatRoom.objects.filter(pk=room.pk).values_list("last_message_id", flat=True).get() or 0
+        try:
+            with transaction.atomic():
+                Participant.objects.bulk_create([Participant(room=room, user=f, last_read_id=latest) for f in friends])
+        except IntegrityError:  # added by someone else meanwhile (SQLite takes no row lock)
+            raise Invalid("Someone in friendIds is in this chat already.") from None
+        summaries = room_summaries(room_id=room.pk)
+        for friend in friends:
+            publish_on_commit(user_group(friend.pk), {"type": "chat.added", "chatroom": summaries[friend.pk]})
+        _announce_update(summaries=summaries, skip=[f.pk for f in friends])
+    return summaries[user.pk]
+
+
+def room_leave(*, user: User, room_id: int) -> int:
+    """Leave a group: its history stays, the leaver sees nothing more of it. After commit:
+    `chat.removed` {"room_id"} to the leaver's group, `chat.updated` to everyone left."""
+    with transaction.atomic():
+        room = _group_of(user=user, room_id=room_id)
+        Participant.objects.filter(room=room, user=user).delete()
+        publish_on_commit(user_group(user.pk), {"type": "chat.removed", "room_id": room.pk})
+        _announce_update(summaries=room_summaries(room_id=room.pk))
+    return room.pk

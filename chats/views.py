@@ -14,9 +14,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from chats.forms import AddFriendForm, MessageForm, NewChatForm, SendForm
 from chats.pages import room_context, shell_context
 from chats.selectors import room_for_member
-from chats.services import message_send, read_mark, room_create
+from chats.services import message_edit, message_remove, message_send, read_mark, room_create, room_leave
 from chatty.errors import ChattyError, Invalid, NotFound, NotParticipant, TooLong
 from chatty.live import status_of
 from friends.selectors import friend_payload
@@ -38,6 +39,27 @@ def _error_text(exc: ChattyError) -> str:
     if exc.code == "conflict":
         return _("You are already friends.")
     return str(exc.detail)
+
+
+def _message_error(exc: ChattyError) -> str:
+    """A send, edit or delete refused, in words for the page."""
+    if isinstance(exc, TooLong):
+        return _("A message holds at most 4000 characters.")
+    if exc.code == "forbidden":
+        return _("You can only change your own messages in a chat you can still write in.")
+    if exc.code == "not_found":
+        return _("That message is gone.")
+    if exc.code == "invalid":
+        return _("The message is empty.")
+    return str(exc.detail)
+
+
+def _form_error(form) -> str:
+    return next(iter(form.errors.values()))[0]
+
+
+def _back_to_room(room_id: int, anchor: str = "composer") -> HttpResponse:
+    return redirect(reverse("room", args=[room_id]) + f"#{anchor}")
 
 
 @login_required
@@ -74,25 +96,73 @@ def history_page(request: HttpRequest, room_id: int) -> HttpResponse:
 @require_POST
 def send(request: HttpRequest, room_id: int) -> HttpResponse:
     chat = _member_room(request, room_id)
+    form = SendForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_error(form))
+        return _back_to_room(chat.pk)
     try:
         message_send(
             sender=request.user,
             room_id=chat.pk,
-            text=request.POST.get("message", ""),
-            client_id=request.POST.get("clientId") or None,
+            text=form.cleaned_data["message"],
+            client_id=form.cleaned_data["clientId"] or None,
+            reply_to_id=form.cleaned_data["replyToId"],
         )
     except ChattyError as exc:
-        messages.error(request, _error_text(exc))
-    return redirect(reverse("room", args=[chat.pk]) + "#composer")
+        messages.error(request, _message_error(exc))
+    return _back_to_room(chat.pk)
+
+
+@login_required
+@require_POST
+def edit_message(request: HttpRequest, room_id: int, message_id: int) -> HttpResponse:
+    chat = _member_room(request, room_id)
+    form = MessageForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_error(form))
+        return _back_to_room(chat.pk, f"msg-{message_id}")
+    try:
+        message_edit(user=request.user, message_id=message_id, text=form.cleaned_data["message"], room_id=chat.pk)
+    except ChattyError as exc:
+        messages.error(request, _message_error(exc))
+    return _back_to_room(chat.pk, f"msg-{message_id}")
+
+
+@login_required
+@require_POST
+def delete_message(request: HttpRequest, room_id: int, message_id: int) -> HttpResponse:
+    chat = _member_room(request, room_id)
+    try:
+        message_remove(user=request.user, message_id=message_id, room_id=chat.pk)
+    except ChattyError as exc:
+        messages.error(request, _message_error(exc))
+    return _back_to_room(chat.pk, "messages")
+
+
+@login_required
+@require_POST
+def leave(request: HttpRequest, room_id: int) -> HttpResponse:
+    chat = _member_room(request, room_id)
+    try:
+        room_leave(user=request.user, room_id=chat.pk)
+    except ChattyError:
+        messages.error(request, _("Only a group chat can be left."))
+        return _back_to_room(chat.pk)
+    messages.success(request, _("You left the chat."))
+    return redirect("dashboard")
 
 
 @login_required
 @require_POST
 def add_friend(request: HttpRequest) -> HttpResponse:
+    form = AddFriendForm(request.POST)
     tag = request.POST.get("friendUserTag", "")
     error = None
     friend = None
     try:
+        if not form.is_valid():
+            raise Invalid(_form_error(form))
+        tag = form.cleaned_data["friendUserTag"]
         if tag.strip().lower() == request.user.user_tag.lower():
             raise Invalid(_("That is your own user tag."))
         friend = friendship_create(user=request.user, friend_tag=tag)
@@ -115,8 +185,11 @@ def add_friend(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def new_chat(request: HttpRequest) -> HttpResponse:
+    form = NewChatForm(request.POST)
     try:
-        chat, _created = room_create(creator=request.user, friend_ids=request.POST.getlist("friendIds"))
+        if not form.is_valid():
+            raise Invalid(_form_error(form))
+        chat, _created = room_create(creator=request.user, friend_ids=form.cleaned_data["friendIds"])
     except ChattyError:
         messages.error(request, _("Pick at least one friend."))
         return redirect("dashboard")

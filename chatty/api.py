@@ -18,9 +18,9 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts.tokens import user_from_bearer
 from chatty.errors import ChattyError, Invalid, Unauthenticated
 
 logger = logging.getLogger(__name__)
@@ -99,6 +99,17 @@ class _CsrfCheck(CsrfViewMiddleware):
 _csrf_check = _CsrfCheck(lambda request: HttpResponse())
 
 
+@functools.cache
+def _bearer_parser() -> Callable[[str], Any]:
+    # The one bearer parser is the accounts app's (settings.CHATTY_BEARER_AUTH); named by
+    # setting, as Django names its user model, because the ground imports no app.
+    return import_string(settings.CHATTY_BEARER_AUTH)
+
+
+def _user_from_bearer(token: str) -> Any:
+    return _bearer_parser()(token)
+
+
 def authenticate(request: HttpRequest) -> Any:
     """The user behind a request: the bearer token when one is sent, else the session.
 
@@ -110,7 +121,7 @@ def authenticate(request: HttpRequest) -> Any:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("The Authorization header must be 'Bearer <token>'.")
-        user = user_from_bearer(token.strip())
+        user = _user_from_bearer(token.strip())
         if user is None:
             raise Unauthenticated("The token is invalid, expired or its user is deactivated.")
         request._chatty_bearer = True

@@ -12,8 +12,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import WebsocketDenier  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from edge.routing import websocket_urlpatterns  # noqa: E402
 from presence.middleware import websocket_stack  # noqa: E402
-from presence.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

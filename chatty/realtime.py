@@ -45,6 +45,11 @@ def members_group(room_id: int) -> str:
     return f"members.{room_id}"
 
 
+# Every presence change of the site: published once per change, whatever the number of
+# friends; each process hands it to the local sockets of the user's friends.
+PRESENCE_GROUP = "presence"
+
+
 def session_group(session_key: str) -> str:
     digest = hashlib.sha256(session_key.encode()).hexdigest()[:32]
     return f"session.{digest}"
@@ -61,7 +66,7 @@ def send_now(group: str, event: dict[str, Any]) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, event)
+        async_to_sync(layer.group_send)(group, {**event, "g": group})
     except Exception:
         # The row is stored; live clients catch up when they reconnect.
         logger.exception("Could not publish %s to %s", event.get("type"), group)
@@ -75,7 +80,9 @@ async def asend_now(group: str, event: dict[str, Any], *, record: bool = True) -
     if layer is None:
         return
     try:
-        await layer.group_send(group, event)
+        # The group travels with the event: each process receives every group it follows
+        # on one channel of its own (edge/hub.py) and fans out from there.
+        await layer.group_send(group, {**event, "g": group})
     except Exception:
         logger.exception("Could not publish %s to %s", event.get("type"), group)
 

@@ -96,6 +96,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "chatty.urls"
+CHATTY_BEARER_AUTH = "accounts.tokens.user_from_bearer"  # token -> active user or None (HTTP API)
 ASGI_APPLICATION = "chatty.asgi.application"
 
 TEMPLATES = [

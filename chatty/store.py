@@ -64,6 +64,9 @@ class PresenceStore(Protocol):
     async def connection_counts(self) -> dict[int, int]:
         """Every connected user with the number of live connections."""
 
+    async def connection_count(self, user_id: int) -> int:
+        """This user's open connections (not those in their reconnect grace)."""
+
     async def sweep(self) -> list[int]:
         """Drop expired records; the users that thereby went offline (each reported once)."""
 
@@ -166,6 +169,11 @@ class InProcessStore:
         now = time.monotonic()
         with self._lock:
             return {uid for uid in user_ids if self._alive(uid, now)}
+
+    async def connection_count(self, user_id: int) -> int:
+        now = time.monotonic()
+        with self._lock:
+            return sum(1 for rec in self._alive(user_id, now).values() if not rec.closing)
 
     async def connection_counts(self) -> dict[int, int]:
         now = time.monotonic()
@@ -389,6 +397,10 @@ class RedisStore:
                 pipe.zcount(self._user_key(uid), f"({now}", "+inf")
             counts = await pipe.execute()
         return {uid for uid, n in zip(user_ids, counts, strict=True) if n}
+
+    async def connection_count(self, user_id: int) -> int:
+        members = await self._client().zrangebyscore(self._user_key(user_id), f"({time.time()}", "+inf")
+        return sum(1 for m in members if not m.startswith(b"~"))
 
     async def connection_counts(self) -> dict[int, int]:
         client = self._client()

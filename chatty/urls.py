@@ -31,6 +31,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("dashboard/status", presence_views.set_status, name="set-status"),
+    path("dashboard/settings", presence_views.settings_page, name="settings"),
     path("", include("chats.urls")),
 ]
 

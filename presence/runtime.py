@@ -11,16 +11,12 @@ import asyncio
 import logging
 import time
 
-from channels.db import database_sync_to_async
-
 from chatty.store import HEARTBEAT_INTERVAL, get_store
 from presence import services
 
 logger = logging.getLogger(__name__)
 
 SWEEP_EVERY = 2.0
-
-_friends_of = database_sync_to_async(services.friends_of_sync)
 
 
 class Registry:
@@ -31,9 +27,10 @@ class Registry:
         self._task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def add(self, conn_id: str, user_id: int) -> None:
+    def add(self, conn_id: str, user_id: int, rooms: set[int] | None = None) -> None:
+        """`rooms`: the connection's own set of joined rooms (kept by it, read here)."""
         self._ensure_task()
-        self.conns[conn_id] = (user_id, set())
+        self.conns[conn_id] = (user_id, rooms if rooms is not None else set())
 
     def discard(self, conn_id: str) -> None:
         self.conns.pop(conn_id, None)
@@ -66,9 +63,7 @@ class Registry:
             if entry is None:  # closed meanwhile: its own close handled the record
                 continue
             user_id, rooms = entry
-            await services.connection_restored(
-                user_id=user_id, conn_id=conn_id, room_ids=frozenset(rooms), friends_of=_friends_of
-            )
+            await services.connection_restored(user_id=user_id, conn_id=conn_id, room_ids=frozenset(rooms))
 
     async def _run(self) -> None:
         last_beat = time.monotonic()
@@ -84,7 +79,7 @@ class Registry:
                 if time.monotonic() - last_beat >= HEARTBEAT_INTERVAL:
                     last_beat = time.monotonic()
                     await self.heartbeat()
-                await services.sweep(friends_of=_friends_of)
+                await services.sweep()
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -1,16 +1,17 @@
-"""The status menu as a plain form, for pages without JavaScript (with it, the socket's
-`changeStatus` frame does the same)."""
+"""The status menu as a plain form and the settings page, for pages without JavaScript (with
+it, the socket's `changeStatus` frame and the settings dialog do the same)."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
+from chats.pages import shell_context
 from chatty.errors import ChattyError
 from presence import services
 
@@ -28,3 +29,10 @@ def set_status(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = reverse("dashboard")
     return redirect(target)
+
+
+@login_required
+@require_GET
+def settings_page(request: HttpRequest) -> HttpResponse:
+    """Settings as a page of their own: what the settings dialog holds, reachable without JavaScript."""
+    return render(request, "chats/settings.html", shell_context(user=request.user) | {"settings_page": True})

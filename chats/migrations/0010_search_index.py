@@ -56,7 +56,7 @@ def _run(statements):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("chats", "0003_participant_unread_count"),
+        ("chats", "0004_conversations"),
     ]
 
     operations = [

@@ -3,12 +3,48 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
+import nh3
 from django import template
+from django.utils.safestring import SafeString, mark_safe
+from markdown_it import MarkdownIt
 
 from accounts.models import is_web_url
 
 register = template.Library()
+
+# SPEC §9's small Markdown and nothing more: **bold**, *italic*, `code`, fenced code, > quote,
+# bare http(s) links, line breaks as typed. Raw HTML stays text (html=False).
+_MARKDOWN_RULES = ["emphasis", "backticks", "fence", "blockquote", "linkify", "newline"]
+_ALLOWED_TAGS = {"p", "br", "strong", "em", "code", "pre", "blockquote", "a"}
+
+
+@functools.cache
+def _markdown() -> MarkdownIt:
+    md = MarkdownIt("zero", {"html": False, "linkify": True, "breaks": True}).enable(_MARKDOWN_RULES)
+    # Only links written out with their scheme; "www.x.org" and e-mail addresses stay text.
+    md.linkify.set({"fuzzy_link": False, "fuzzy_email": False, "fuzzy_ip": False})
+    return md
+
+
+@register.filter
+def markdown(text: str | None) -> SafeString:
+    """A message's text as HTML: rendered by markdown-it, then sanitized by nh3 (ammonia) to
+    the few tags above; links only http(s), opening in a new tab, rel="noopener noreferrer nofollow"."""
+    # markdown-it ends lines after its tags; the bubble keeps white space as typed
+    # (pre-wrap), so those would show as blank lines. Every literal ">" in its output closes a
+    # tag (text is escaped), so this drops only the newlines that follow tags.
+    html = _markdown().render(text or "").replace(">\n", ">")
+    cleaned = nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes={"a": {"href"}},
+        url_schemes={"http", "https"},
+        link_rel="noopener noreferrer nofollow",
+        set_tag_attribute_values={"a": {"target": "_blank"}},
+    )
+    return mark_safe(cleaned.strip())  # noqa: S308 (sanitized just above; the source text was escaped by markdown-it)
 
 
 @register.filter

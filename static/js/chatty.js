@@ -23,6 +23,17 @@
   var textarea = document.getElementById("composer-text");
   var pill = document.getElementById("new-pill");
   var connState = document.getElementById("conn-state");
+  var announcer = document.getElementById("announcer");
+  var sidebar = document.getElementById("sidebar");
+  var menuButton = document.querySelector("[data-toggle-sidebar]");
+  var mainPane = document.getElementById("main");
+  var countEl = document.getElementById("composer-count");
+  var composerError = document.getElementById("composer-error");
+  var me = document.body.dataset.me || app.dataset.me || "";
+  var MAX_LENGTH = 4000;
+  var COUNT_FROM = 3500;     // the counter shows from here on
+  var TOAST_MS = 6000;
+  app.classList.add("js");
 
   // --- small helpers -----------------------------------------------------------------
   function send(frame) { if (socket) socket.send(JSON.stringify(frame)); }
@@ -37,14 +48,40 @@
   function toast(text) {
     var box = document.getElementById("toasts");
     var el = document.createElement("div");
-    el.className = "toast"; el.setAttribute("role", "status"); el.textContent = text;
-    box.appendChild(el);
+    el.className = "toast"; el.textContent = text;
+    box.appendChild(el);               // timed and de-duplicated by the observer below
+  }
+  // Toasts leave by themselves; the same text twice shows once (its time starts again).
+  function timeToast(el) {
+    var text = el.textContent.trim();
+    var twin = null;
+    document.querySelectorAll("#toasts .toast").forEach(function (other) {
+      if (other !== el && !twin && other.textContent.trim() === text) twin = other;
+    });
+    if (twin) { el.remove(); el = twin; }
+    clearTimeout(el._timer);
+    el._timer = setTimeout(function () { el.remove(); }, TOAST_MS);
+  }
+  // The one channel for screen readers: a polite region that gets one paragraph per announcement.
+  function announce(text) {
+    if (!announcer || !text) return;
+    var p = document.createElement("p");
+    p.textContent = text;
+    announcer.appendChild(p);
+    var all = announcer.querySelectorAll("p");
+    for (var i = 0; i < all.length - 3; i++) all[i].remove();
+  }
+  function markMine(root) {
+    if (!me) return;
+    var items = root.matches && root.matches("li.msg[data-sender]") ? [root] : root.querySelectorAll("li.msg[data-sender]");
+    items.forEach(function (li) { li.classList.toggle("mine", li.dataset.sender === me); });
   }
   function newClientId() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
     return Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
   function setConn(state) {
+    // Only the script knows about the socket: the page is served with this line empty.
     if (!connState) return;
     connState.dataset.state = state;
     connState.textContent = t(state);
@@ -59,7 +96,8 @@
   var dateFmt = new Intl.DateTimeFormat(document.documentElement.lang, { month: "short", day: "numeric" });
   var dayFmt = new Intl.DateTimeFormat(document.documentElement.lang, { year: "numeric", month: "long", day: "numeric" });
   function localize(root) {
-    root.querySelectorAll("time[data-ts]").forEach(function (el) {
+    var times = root.matches && root.matches("time[data-ts]") ? [root] : root.querySelectorAll("time[data-ts]");
+    times.forEach(function (el) {
       var d = new Date(parseInt(el.dataset.ts, 10));
       var today = new Date().toDateString() === d.toDateString();
       el.textContent = (el.classList.contains("chat-time") && !today) ? dateFmt.format(d) : timeFmt.format(d);
@@ -75,13 +113,24 @@
       var d = new Date(parseInt(li.dataset.ts, 10));
       var key = d.toDateString();
       if (key !== last) {
-        var sep = document.createElement("li");
-        sep.className = "day"; sep.innerHTML = "<span></span>";
-        sep.firstChild.textContent = dayFmt.format(d);
-        li.parentNode.insertBefore(sep, li);
+        li.parentNode.insertBefore(daySeparator(li), li);
         last = key;
       }
     });
+  }
+  function dayKey(li) { return new Date(parseInt(li.dataset.ts, 10)).toDateString(); }
+  function daySeparator(li) {
+    var sep = document.createElement("li");
+    sep.className = "day"; sep.innerHTML = "<span></span>";
+    sep.firstChild.textContent = dayFmt.format(new Date(parseInt(li.dataset.ts, 10)));
+    return sep;
+  }
+  function addDayIfNeeded(li) {
+    // A live message opens a new day: one separator before it, nothing else is touched.
+    var prev = li.previousElementSibling;
+    while (prev && !(prev.matches("li.msg[data-ts]") || prev.matches("li.day"))) prev = prev.previousElementSibling;
+    if (prev && prev.matches("li.day")) return;
+    if (!prev || dayKey(prev) !== dayKey(li)) li.parentNode.insertBefore(daySeparator(li), li);
   }
   function updateTitle() {
     var total = 0;
@@ -102,7 +151,7 @@
   function pendingEl(clientId) { return document.getElementById("pending-" + clientId); }
   function showPending(clientId, text) {
     var li = document.createElement("li");
-    li.id = "pending-" + clientId; li.className = "msg mine pending";
+    li.id = "pending-" + clientId; li.className = "msg mine pending"; li.dataset.sender = me;
     li.innerHTML = '<div class="bubble"><p class="text"></p><span class="state"></span></div>';
     li.querySelector(".text").textContent = text;
     li.querySelector(".state").textContent = t("sending");
@@ -119,16 +168,36 @@
     // Offline, the message waits in the outbox: joining the room again sends it (same clientId).
     if (joined) send({ type: "sendMessage", chatroomId: roomId, message: item.text, clientId: clientId });
   }
-  function fail(clientId) {
+  function stateButton(label, onClick) {
+    var b = document.createElement("button");
+    b.type = "button"; b.className = "retry"; b.textContent = label;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+  function drop(clientId) {
+    var item = outbox[clientId];
+    if (item) clearTimeout(item.timer);
+    delete outbox[clientId];
     var li = pendingEl(clientId);
-    if (!li || !outbox[clientId]) return;
+    if (li) li.remove();
+    return item;
+  }
+  function fail(clientId, permanent) {
+    // A failed message can be sent again (unless the server refused it for good), put back
+    // into the composer to be changed, or thrown away.
+    var li = pendingEl(clientId);
+    var item = outbox[clientId];
+    if (!li || !item) return;
+    if (permanent) item.permanent = true;
     li.classList.add("failed");
     var state = li.querySelector(".state");
     state.innerHTML = "";
-    var retry = document.createElement("button");
-    retry.type = "button"; retry.className = "retry"; retry.textContent = t("failed");
-    retry.addEventListener("click", function () { trySend(clientId); });
-    state.appendChild(retry);
+    if (!item.permanent) state.appendChild(stateButton(t("failed"), function () { trySend(clientId); }));
+    state.appendChild(stateButton(t("edit"), function () {
+      var gone = drop(clientId);
+      if (gone && textarea) { textarea.value = gone.text; composerChanged(); textarea.focus(); }
+    }));
+    state.appendChild(stateButton(t("discard"), function () { drop(clientId); if (textarea) textarea.focus(); }));
   }
   function acked(clientId, messageId) {
     var item = outbox[clientId];
@@ -172,14 +241,17 @@
     var f; try { f = JSON.parse(raw); } catch (err) { return; }
     if (f.type === "joinedChatroom" && f.chatroomId === roomId) {
       joined = true; everJoined = true; setComposerEnabled(true);
-      Object.keys(outbox).forEach(trySend);
+      Object.keys(outbox).forEach(function (id) { if (!outbox[id].permanent) trySend(id); });
     }
     else if (f.type === "ack") acked(f.clientId, f.messageId);
     else if (f.type === "resync") window.location.reload();
     else if (f.type === "retrieveCurrentUser") {
       document.querySelectorAll('.status-form input[name=status]').forEach(function (r) { r.checked = r.value === f.status; });
     } else if (f.type === "error") {
-      if (f.clientId && outbox[f.clientId]) { clearTimeout(outbox[f.clientId].timer); fail(f.clientId); }
+      if (f.clientId && outbox[f.clientId]) {
+        clearTimeout(outbox[f.clientId].timer);
+        fail(f.clientId, f.error !== "rate_limited");
+      }
       if (f.detail && f.ref !== "typing") toast(f.detail);
     }
   });
@@ -192,12 +264,11 @@
     });
   });
   app.addEventListener("htmx:wsAfterMessage", function () {
-    localize(document);
+    syncMyDots();
     document.querySelectorAll("li.pending[data-message-id]").forEach(function (li) {
       if (document.getElementById("msg-" + li.dataset.messageId)) li.remove();
     });
     if (messages) {
-      fixDays();
       var all = messages.querySelectorAll("li.msg[data-id]");
       var last = all.length ? all[all.length - 1] : null;
       if (last && last !== app._lastBefore) {   // a new message arrived at the bottom
@@ -211,10 +282,62 @@
       clearTimeout(app._typingTimer);
       app._typingTimer = setTimeout(function () { typing.textContent = ""; }, Math.max(0, parseInt(typing.dataset.until, 10) - Date.now()));
     }
-    document.querySelectorAll("#toasts .toast:not([data-timed])").forEach(function (el) {
-      el.dataset.timed = "1"; setTimeout(function () { el.remove(); }, 6000);
-    });
   });
+
+  // Own presence wherever it shows (the room's header too), from the status in the sidebar card.
+  function syncMyDots() {
+    var mine = document.querySelector("#me-status .dot");
+    var label = document.querySelector("#me-status > span:last-child");
+    if (!mine || !me) return;
+    var status = ["online", "away", "offline"].filter(function (s) { return mine.classList.contains(s); })[0];
+    document.querySelectorAll(".dot-user-" + me).forEach(function (dot) {
+      dot.classList.remove("online", "away", "offline"); dot.classList.add(status);
+      if (label) { dot.setAttribute("aria-label", label.textContent); dot.title = label.textContent; }
+    });
+  }
+
+  // --- what arrives, whichever way (socket, history, the page's own script) ---------------
+  // Only the new nodes are touched: their times in the reader's zone, "mine" by sender, and
+  // one announcement per message from someone else (this room's or another's).
+  var maxSeen = lastMessageId();
+  var unreadSeen = {};
+  document.querySelectorAll("#chat-list .chat-preview").forEach(function (p) {
+    var b = p.querySelector(".badge"); unreadSeen[p.id] = b ? parseInt(b.dataset.unread, 10) || 0 : 0;
+  });
+  function arrived(node) {
+    localize(node);
+    markMine(node);
+    if (node.matches("li.msg[data-id]") && node.parentNode === messages) {
+      var id = parseInt(node.dataset.id, 10);
+      if (id > maxSeen) {
+        maxSeen = id;
+        addDayIfNeeded(node);
+        if (node.dataset.sender && node.dataset.sender !== me) {
+          var who = node.querySelector(".sender"), text = node.querySelector(".text");
+          announce((who ? who.textContent + ": " : "") + (text ? text.textContent.slice(0, 200) : ""));
+          var typing = document.getElementById("typing");
+          if (typing) typing.textContent = "";
+        }
+      }
+    } else if (node.matches(".chat-preview[id]")) {
+      var badge = node.querySelector(".badge");
+      var unread = badge ? parseInt(badge.dataset.unread, 10) || 0 : 0;
+      var before = unreadSeen[node.id] || 0;
+      unreadSeen[node.id] = unread;
+      var row = node.closest(".chat-row");
+      var here = roomId && node.id === "chat-" + roomId + "-preview";
+      if (!here && unread > before && node.dataset.sender !== me && !(row && row.dataset.muted === "true")) {
+        announce(t("newFrom").replace("%(name)s", node.dataset.senderName || ""));
+      }
+    } else if (node.matches(".toast")) {
+      timeToast(node);
+    }
+  }
+  new MutationObserver(function (records) {
+    records.forEach(function (r) {
+      r.addedNodes.forEach(function (n) { if (n.nodeType === 1 && n.isConnected) arrived(n); });
+    });
+  }).observe(app, { childList: true, subtree: true });
 
   // --- older history on scroll up, without jumping -------------------------------------
   document.body.addEventListener("htmx:beforeRequest", function (e) {
@@ -224,7 +347,7 @@
     if (history && app._heightBefore) {
       history.scrollTop += history.scrollHeight - app._heightBefore;
       app._heightBefore = 0;
-      localize(history); fixDays();
+      fixDays();
     }
   });
   if (history) {
@@ -233,7 +356,27 @@
   if (pill) pill.addEventListener("click", function () { toBottom(); pill.hidden = true; });
 
   // --- the composer: Enter sends, Shift+Enter breaks the line --------------------------
+  function composerChanged() {
+    // The box grows with its lines; near the limit a counter shows; over it, sending is refused.
+    textarea.style.height = "auto";
+    textarea.style.height = textarea.scrollHeight + 2 + "px";
+    var n = textarea.value.trim().length;
+    if (countEl) {
+      countEl.hidden = n < COUNT_FROM;
+      countEl.textContent = t("count").replace("%(n)s", n.toLocaleString(document.documentElement.lang));
+      countEl.classList.toggle("over", n > MAX_LENGTH);
+    }
+    if (n <= MAX_LENGTH) showComposerError("");
+  }
+  function showComposerError(text) {
+    if (!composerError) return;
+    if (composerError.textContent !== text) composerError.textContent = text;
+    if (text) textarea.setAttribute("aria-invalid", "true"); else textarea.removeAttribute("aria-invalid");
+  }
   if (composer && textarea) {
+    // The script counts and refuses with a message instead of the browser cutting a paste short.
+    textarea.removeAttribute("maxlength");
+    textarea.addEventListener("input", composerChanged);
     textarea.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); composer.requestSubmit(); }
     });
@@ -246,10 +389,12 @@
       e.preventDefault();
       var text = textarea.value;
       if (!text.trim()) return;
+      if (text.trim().length > MAX_LENGTH) { showComposerError(t("tooLong")); composerChanged(); return; }
       var clientId = newClientId();
       outbox[clientId] = { text: text, timer: null };
       showPending(clientId, text);
       textarea.value = "";
+      composerChanged();
       trySend(clientId);
     });
   }
@@ -257,15 +402,20 @@
   // --- dialogs, copy, menus --------------------------------------------------------------
   document.addEventListener("click", function (e) {
     var opener = e.target.closest("[data-open]");
-    if (opener) {
-      var dialog = document.getElementById(opener.dataset.open);
+    var dialog = opener && document.getElementById(opener.dataset.open);
+    if (dialog) {
+      e.preventDefault();                       // a link (the settings page) opens its dialog instead
       var open = document.querySelector("dialog[open]");
-      if (open && open !== dialog) open.close();
-      dialog._opener = opener; dialog.showModal();
+      // Opened from another dialog: focus goes back to what opened that one.
+      dialog._opener = open && open.contains(opener) ? open._opener : opener;
+      if (open && open !== dialog) { open._opener = null; open.close(); }
+      dialog.showModal();
       var first = dialog.querySelector("input:not([type=hidden]), select, textarea, button");
       if (first) first.focus();
       return;
     }
+    var dismiss = e.target.closest("[data-dismiss]");
+    if (dismiss) { dismissFlash(dismiss.closest(".flash-item")); return; }
     if (e.target.closest("[data-close]")) { e.target.closest("dialog").close(); return; }
     var copy = e.target.closest("[data-copy]");
     if (copy) {
@@ -274,9 +424,67 @@
     }
     var toggle = e.target.closest("[data-toggle-sidebar]");
     if (toggle) {
-      var open2 = app.classList.toggle("sidebar-open");
-      toggle.setAttribute("aria-expanded", open2 ? "true" : "false");
+      if (sidebarOpen()) closeSidebar(true); else openSidebar();
+      return;
     }
+    // A tap outside the open sidebar (on the dimmed page) closes it.
+    if (sidebarOpen() && sidebar && !sidebar.contains(e.target) && !e.target.closest("dialog")) closeSidebar(true);
+  });
+
+  // --- the phone's sidebar: a modal panel while open, out of reach while closed (CSS) ----
+  var phone = window.matchMedia("(max-width: 767px)");
+  function sidebarOpen() { return app.classList.contains("sidebar-open"); }
+  function focusables(root) {
+    return Array.prototype.filter.call(
+      root.querySelectorAll("a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select, textarea, [tabindex]:not([tabindex='-1'])"),
+      function (el) { return el.getClientRects().length && getComputedStyle(el).visibility !== "hidden"; });
+  }
+  function setBehind(on) {
+    // Everything but the menu button and the sidebar is out of reach while it is open.
+    if (mainPane) mainPane.inert = on;
+    document.querySelectorAll(".topbar > :not([data-toggle-sidebar]), .skip-link").forEach(function (el) { el.inert = on; });
+  }
+  function openSidebar() {
+    if (!sidebar || !menuButton) return;
+    var bar = document.querySelector(".topbar");
+    if (bar) sidebar.style.top = bar.getBoundingClientRect().bottom + "px";
+    app.classList.add("sidebar-open");
+    menuButton.setAttribute("aria-expanded", "true");
+    setBehind(true);
+    var first = focusables(sidebar)[0];
+    if (first) first.focus();
+  }
+  function closeSidebar(returnFocus) {
+    if (!sidebarOpen()) return;
+    app.classList.remove("sidebar-open");
+    if (menuButton) menuButton.setAttribute("aria-expanded", "false");
+    setBehind(false);
+    if (returnFocus && menuButton) menuButton.focus();
+  }
+  phone.addEventListener("change", function () { if (!phone.matches) closeSidebar(false); });
+  document.addEventListener("keydown", function (e) {
+    if (!sidebarOpen() || document.querySelector("dialog[open]")) return;
+    if (e.key === "Escape") { e.preventDefault(); closeSidebar(true); return; }
+    if (e.key !== "Tab") return;
+    // Focus stays in the open sidebar (and its menu button).
+    var ring = [menuButton].concat(focusables(sidebar));
+    var i = ring.indexOf(document.activeElement);
+    var next = e.shiftKey ? (i <= 0 ? ring.length - 1 : i - 1) : (i < 0 || i === ring.length - 1 ? 0 : i + 1);
+    e.preventDefault();
+    ring[next].focus();
+  });
+
+  // --- flash messages: dismissible, and the good news leaves by itself --------------------
+  function dismissFlash(item) {
+    if (!item) return;
+    var box = item.parentNode;
+    item.remove();
+    if (box && !box.querySelector(".flash-item")) box.remove();
+  }
+  document.querySelectorAll(".flash-item").forEach(function (item) {
+    var close = item.querySelector("[data-dismiss]");
+    if (close) close.hidden = false;
+    if (!item.classList.contains("flash-error")) setTimeout(function () { dismissFlash(item); }, 8000);
   });
   document.querySelectorAll("dialog").forEach(function (d) {
     d.addEventListener("close", function () { if (d._opener) d._opener.focus(); });
@@ -296,6 +504,27 @@
       else radio.form.submit();
     });
   });
+  var tagInput = document.getElementById("friend-tag");
+  function friendResult(text, isError) {
+    var result = document.getElementById("add-friend-result");
+    if (result) { result.textContent = text; result.className = "form-result" + (isError ? " error" : ""); }
+    if (tagInput) { if (isError) tagInput.setAttribute("aria-invalid", "true"); else tagInput.removeAttribute("aria-invalid"); }
+  }
+  if (tagInput) tagInput.addEventListener("input", function () { tagInput.removeAttribute("aria-invalid"); });
+  document.body.addEventListener("htmx:beforeRequest", function (e) {
+    // A bare name is no tag: say what a tag looks like instead of asking the server.
+    if (e.detail.elt && e.detail.elt.closest && e.detail.elt.closest("#add-friend-dialog") && tagInput) {
+      var v = tagInput.value.trim();
+      if (!v || v.indexOf("#") < 0) { e.preventDefault(); friendResult(t("noHash"), true); tagInput.focus(); }
+    }
+  });
+  document.body.addEventListener("htmx:afterSwap", function (e) {
+    var result = document.getElementById("add-friend-result");
+    if (tagInput && result && e.detail.target && e.detail.target.id === "add-friend-result") {
+      if (result.classList.contains("error")) tagInput.setAttribute("aria-invalid", "true");
+      else tagInput.removeAttribute("aria-invalid");
+    }
+  });
   document.body.addEventListener("htmx:afterRequest", function (e) {
     var form = e.detail.elt;
     if (form && form.getAttribute("hx-post") && form.closest("#add-friend-dialog") && e.detail.successful) form.reset();
@@ -308,6 +537,7 @@
     if (e.detail.xhr && e.detail.xhr.status === 422) { e.detail.shouldSwap = true; e.detail.isError = false; }
   });
 
-  localize(document); fixDays(); toBottom(); updateTitle();
+  setConn("connecting");
+  localize(document); markMine(document); fixDays(); toBottom(); updateTitle();
   if (roomId) setComposerEnabled(false);
 })();

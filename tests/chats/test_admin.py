@@ -13,6 +13,7 @@ from django.test import Client
 
 from accounts.models import User
 from chats.models import ChatRoom, Message
+from chats.selectors import message_payload
 from chats.services import message_send, room_create
 from chatty.realtime import capture_events, members_group, user_group
 from friends.models import Friendship
@@ -125,7 +126,12 @@ def test_deleting_a_message_removes_it_and_tells_live_clients(admin_client: Clie
     assert answer.status_code == 302
 
     assert not Message.objects.filter(pk=rude.pk).exists()
-    expected = {"type": "chat.message_deleted", "room_id": room.pk, "message_id": rude.pk}
+    expected = {
+        "type": "chat.message_deleted",
+        "room_id": room.pk,
+        "message_id": rude.pk,
+        "last_message": message_payload(Message.objects.get(pk=kept.pk)),
+    }
     assert (members_group(room.pk), expected) in events
     room.refresh_from_db()
     assert room.last_message_id == kept.pk

@@ -153,10 +153,15 @@ def test_chat_info_shape(people, room, api):
                 "senderName": name,
                 "senderImage": "",
                 "timestamp": int(m.created_at.timestamp() * 1000),
+                "editedAt": None,
+                "replyTo": None,
+                "reactions": [],
+                "attachments": [],
             }
             for m, name in ((m1, "Bob"), (m2, "Alice"))
         ],
         "hasMore": False,
+        "readPositions": {str(alice.pk): str(m2.pk), str(bob.pk): str(m1.pk), str(carol.pk): None},
     }
 
 
@@ -261,7 +266,16 @@ def test_chat_list_shape_and_order(people, room, api):
     rooms = response.json()["chatRooms"]
     assert [r["id"] for r in rooms] == [str(older.pk), str(group.pk), str(empty.pk)]
     first = rooms[0]
-    assert set(first) == {"id", "createdAt", "kind", "title", "participants", "lastMessage", "unreadMessagesCount"}
+    assert set(first) == {
+        "id",
+        "createdAt",
+        "kind",
+        "title",
+        "participants",
+        "lastMessage",
+        "unreadMessagesCount",
+        "muted",
+    }
     assert first["kind"] == "direct" and first["title"] == "Bob"
     assert isinstance(first["createdAt"], int)
     assert first["lastMessage"] == {
@@ -272,6 +286,10 @@ def test_chat_list_shape_and_order(people, room, api):
         "senderName": "Bob",
         "senderImage": "",
         "timestamp": int(last.created_at.timestamp() * 1000),
+        "editedAt": None,
+        "replyTo": None,
+        "reactions": [],
+        "attachments": [],
     }
     assert first["unreadMessagesCount"] == 2
     assert rooms[1]["title"] == "Bob, Carol" and rooms[1]["unreadMessagesCount"] == 1

@@ -47,6 +47,7 @@ def test_summary_shape_of_an_empty_direct_room(people, room):
         ],
         "lastMessage": None,
         "unreadMessagesCount": 0,
+        "muted": False,
     }
     assert chat_list(user=bob)[0]["title"] == "Alice"
 
@@ -66,6 +67,10 @@ def test_summary_carries_the_last_message_and_unread_count(people, room):
         "senderName": "Alice",
         "senderImage": "",
         "timestamp": int(last.created_at.timestamp() * 1000),
+        "editedAt": None,
+        "replyTo": None,
+        "reactions": [],
+        "attachments": [],
     }
     assert summary["unreadMessagesCount"] == 3
     assert chat_list(user=alice)[0]["unreadMessagesCount"] == 0
@@ -235,3 +240,46 @@ def test_an_empty_room_has_no_last_message(people, room):
     r = room(alice, bob)
     assert ChatRoom.objects.get(pk=r.pk).last_message is None
     assert chat_list(user=alice)[0]["lastMessage"] is None
+
+
+# --- §9: every <message> in a fixed number of queries ----------------------------------
+
+
+def _page_of_50_with_replies_and_reactions(people, room):
+    from chats.services import reaction_toggle
+
+    alice, bob, carol = people("Alice", "Bob", "Carol")
+    r = room(alice, bob, carol)
+    sent = []
+    for i in range(50):
+        reply_to = sent[-1].pk if sent and i % 2 else None
+        sent.append(message_send(sender=(alice, bob)[i % 2], room_id=r.pk, text=f"m{i}", reply_to_id=reply_to)[0])
+        if i % 3 == 0:
+            reaction_toggle(user=carol, message_id=sent[-1].pk, emoji="👍")
+            reaction_toggle(user=alice, message_id=sent[-1].pk, emoji="🎉")
+    return alice, carol, r, sent
+
+
+def test_a_page_of_50_with_replies_and_reactions_takes_one_query(people, room, django_assert_num_queries):
+    from chats.selectors import message_payloads
+
+    _, carol, r, sent = _page_of_50_with_replies_and_reactions(people, room)
+    with django_assert_num_queries(1):
+        payloads = message_payloads(history(room_id=r.pk, limit=50)[0])
+    assert len(payloads) == 50
+    assert payloads[1]["replyTo"] == {"id": str(sent[0].pk), "senderName": "Alice", "excerpt": "m0"}
+    assert payloads[3]["reactions"] == [
+        {"emoji": "👍", "userIds": [str(carol.pk)]},
+        {"emoji": "🎉", "userIds": [str(sent[0].sender_id)]},
+    ]
+    with django_assert_num_queries(1):
+        replay = message_payloads(messages_after(room_id=r.pk, after_id=0)[0])
+    assert replay == payloads
+
+
+def test_the_chat_list_carries_the_extended_last_message_in_the_same_queries(people, room):
+    alice, _, _r, sent = _page_of_50_with_replies_and_reactions(people, room)
+    [summary] = chat_list(user=alice)
+    assert summary["lastMessage"]["replyTo"] == {"id": str(sent[48].pk), "senderName": "Alice", "excerpt": "m48"}
+    assert summary["lastMessage"]["editedAt"] is None and summary["lastMessage"]["attachments"] == []
+    assert _chat_list_queries(alice) <= 2

@@ -11,7 +11,7 @@ from asgiref.sync import async_to_sync
 from django.db import connection, transaction
 
 from chats.models import MAX_MESSAGE_LENGTH, ChatRoom, Message, Participant
-from chats.selectors import unread_counts
+from chats.selectors import message_payload, unread_counts
 from chats.services import message_delete, message_send, read_mark, room_create
 from chatty.errors import Invalid, NotFound, NotParticipant, TooLong
 from chatty.realtime import capture_events
@@ -305,6 +305,10 @@ def test_send_publishes_the_message_and_everyones_unread_count(people, room, pub
         "senderName": "Alice",
         "senderImage": "",
         "timestamp": int(message.created_at.timestamp() * 1000),
+        "editedAt": None,
+        "replyTo": None,
+        "reactions": [],
+        "attachments": [],
     }
     assert events == [
         # The event names the message before it, so a socket can tell when one went missing.
@@ -445,7 +449,15 @@ def test_deleting_the_last_message_falls_back_to_the_one_before(people, room, pu
     r.refresh_from_db()
     assert r.last_message_id == m1.pk
     assert events == [
-        (f"members.{r.pk}", {"type": "chat.message_deleted", "room_id": r.pk, "message_id": m2_id}),
+        (
+            f"members.{r.pk}",
+            {
+                "type": "chat.message_deleted",
+                "room_id": r.pk,
+                "message_id": m2_id,
+                "last_message": message_payload(Message.objects.get(pk=m1.pk)),
+            },
+        ),
     ]
 
 

@@ -151,3 +151,125 @@ def test_korean_page_follows_the_browser(make_user):
     body = client.get("/dashboard", headers={"Accept-Language": "ko"}).content.decode()
     assert '<html lang="ko">' in body
     assert "친구" in body  # "Friends"
+
+
+# --- §9 without JavaScript: edit, delete, leave; the message's Markdown ----------------
+
+
+def test_editing_without_javascript_posts_and_redirects_back(pair):
+    alice, _, room = pair
+    m = message_send(sender=alice, room_id=room.pk, text="helo")[0]
+    client = signed_in(alice)
+    page = client.get(f"/dashboard/chat/{room.pk}").content.decode()
+    assert f'action="/dashboard/chat/{room.pk}/messages/{m.pk}/edit"' in page
+    response = client.post(f"/dashboard/chat/{room.pk}/messages/{m.pk}/edit", {"message": "hello"})
+    assert response.status_code == 302
+    assert response["Location"] == f"/dashboard/chat/{room.pk}#msg-{m.pk}"
+    m.refresh_from_db()
+    assert m.text == "hello" and m.edited_at is not None
+    page = client.get(response["Location"]).content.decode()
+    assert ">hello<" in page and 'class="edited"' in page
+
+
+def test_editing_someone_elses_message_without_javascript_is_refused(pair):
+    alice, bob, room = pair
+    m = message_send(sender=bob, room_id=room.pk, text="bob's")[0]
+    client = signed_in(alice)
+    assert f"/messages/{m.pk}/edit" not in client.get(f"/dashboard/chat/{room.pk}").content.decode()
+    response = client.post(f"/dashboard/chat/{room.pk}/messages/{m.pk}/edit", {"message": "mine"}, follow=True)
+    assert "your own messages" in response.content.decode()
+    response = client.post(f"/dashboard/chat/{room.pk}/messages/{m.pk}/edit", {"message": ""}, follow=True)
+    assert "The message is empty" in response.content.decode()
+    m.refresh_from_db()
+    assert m.text == "bob's"
+
+
+def test_deleting_without_javascript(pair):
+    alice, bob, room = pair
+    mine = message_send(sender=alice, room_id=room.pk, text="oops")[0]
+    theirs = message_send(sender=bob, room_id=room.pk, text="keep")[0]
+    client = signed_in(alice)
+    response = client.post(f"/dashboard/chat/{room.pk}/messages/{mine.pk}/delete")
+    assert response.status_code == 302 and response["Location"] == f"/dashboard/chat/{room.pk}#messages"
+    assert not Message.objects.filter(pk=mine.pk).exists()
+    response = client.post(f"/dashboard/chat/{room.pk}/messages/{theirs.pk}/delete", follow=True)
+    assert "your own messages" in response.content.decode()
+    assert Message.objects.filter(pk=theirs.pk).exists()
+    assert client.get(f"/dashboard/chat/{room.pk}/messages/{theirs.pk}/delete").status_code == 405
+
+
+def test_leaving_a_group_without_javascript(make_user, befriend):
+    alice, bob, carol = make_user("Alice"), make_user("Bob"), make_user("Carol")
+    befriend(alice, bob)
+    befriend(alice, carol)
+    group, _ = room_create(creator=alice, friend_ids=[bob.pk, carol.pk])
+    client = signed_in(carol)
+    assert f'action="/dashboard/chat/{group.pk}/leave"' in client.get(f"/dashboard/chat/{group.pk}").content.decode()
+    response = client.post(f"/dashboard/chat/{group.pk}/leave", follow=True)
+    assert response.redirect_chain[-1][0] == "/dashboard"
+    assert "You left the chat" in response.content.decode()
+    assert client.get(f"/dashboard/chat/{group.pk}").status_code == 404
+
+
+def test_a_direct_room_shows_no_leave_form_and_cannot_be_left(pair):
+    alice, _bob, room = pair
+    client = signed_in(alice)
+    assert "/leave" not in client.get(f"/dashboard/chat/{room.pk}").content.decode()
+    response = client.post(f"/dashboard/chat/{room.pk}/leave", follow=True)
+    assert "Only a group chat can be left" in response.content.decode()
+    assert room.participants.count() == 2
+
+
+def test_messages_show_their_markdown_safely(pair):
+    alice, bob, room = pair
+    text = "**bold** *it* `x<y` https://example.com/a?b=1 <img src=x onerror=alert(1)> [x](javascript:alert(1))"
+    message_send(sender=bob, room_id=room.pk, text=text)
+    page = signed_in(alice).get(f"/dashboard/chat/{room.pk}").content.decode()
+    history = page[page.index('id="messages"') :]
+    assert "<strong>bold</strong>" in history and "<em>it</em>" in history
+    assert "<code>x&lt;y</code>" in history
+    assert (
+        '<a href="https://example.com/a?b=1" target="_blank" rel="noopener noreferrer nofollow">'
+        "https://example.com/a?b=1</a>" in history
+    )
+    assert "<img" not in history and "&lt;img src=x onerror=alert(1)&gt;" in history
+    assert 'href="javascript' not in history
+
+
+def test_a_reply_shows_its_quote_and_reactions_show_their_count(pair):
+    from chats.services import message_remove, reaction_toggle
+
+    alice, bob, room = pair
+    parent = message_send(sender=bob, room_id=room.pk, text="the question")[0]
+    reply = message_send(sender=alice, room_id=room.pk, text="the answer", reply_to_id=parent.pk)[0]
+    reaction_toggle(user=bob, message_id=reply.pk, emoji="👍")
+    client = signed_in(alice)
+    page = client.get(f"/dashboard/chat/{room.pk}").content.decode()
+    assert f'data-reply-to="{parent.pk}"' in page and "the question</blockquote>" in page
+    assert '<li data-emoji="👍">👍 1</li>' in page
+    message_remove(user=bob, message_id=parent.pk)
+    page = client.get(f"/dashboard/chat/{room.pk}").content.decode()
+    assert "Message deleted" in page
+
+
+def test_line_breaks_render_once_in_the_pre_wrap_bubble():
+    from chats.templatetags.chatty import markdown
+
+    # The bubble keeps white space (pre-wrap): a newline after <br> or between blocks would
+    # show as an extra blank line.
+    assert markdown("first\nsecond") == "<p>first<br>second</p>"
+    assert markdown("> quoted\n\nafter") == "<blockquote><p>quoted</p></blockquote><p>after</p>"
+    assert markdown("```\na\n\nb\n```") == "<pre><code>a\n\nb\n</code></pre>"  # code keeps its lines
+
+
+def test_the_new_forms_speak_korean(make_user, befriend):
+    alice, bob, carol = make_user("Alice"), make_user("Bob"), make_user("Carol")
+    befriend(alice, bob)
+    befriend(alice, carol)
+    group, _ = room_create(creator=alice, friend_ids=[bob.pk, carol.pk])
+    message_send(sender=alice, room_id=group.pk, text="안녕")
+    client = signed_in(alice)
+    body = client.get(f"/dashboard/chat/{group.pk}", headers={"Accept-Language": "ko"}).content.decode()
+    assert "수정" in body and "삭제" in body and "채팅 나가기" in body
+    response = client.post(f"/dashboard/chat/{group.pk}/leave", headers={"Accept-Language": "ko"}, follow=True)
+    assert "채팅에서 나갔어요." in response.content.decode()

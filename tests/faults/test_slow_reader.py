@@ -220,7 +220,7 @@ class RemoteSenders:
         (message, _created), events = await asyncio.get_running_loop().run_in_executor(self.executor, store)
         self.stored[client_id] = message.pk
         for group, event in events:
-            await self.layer.group_send(group, event)
+            await self.layer.group_send(group, {**event, "g": group})  # as chatty.realtime publishes
 
     async def close(self) -> None:
         from django.db import connections

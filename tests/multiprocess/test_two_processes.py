@@ -63,6 +63,10 @@ def test_message_sent_through_one_process_reaches_sockets_on_the_other(chatty_se
             "senderName": "Alice",
             "senderImage": "",
             "timestamp": ack["timestamp"],
+            "editedAt": None,
+            "replyTo": None,
+            "reactions": [],
+            "attachments": [],
         }
         # lastMessage to every connection of every participant, each with their own count:
         # Bob has the room open on B, which A must know (shared presence) to count it read.

@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from chatty.asgi import application
-from presence import consumers, runtime
+from chatty.realtime import asend_now
+from edge import consumer as consumers
+from presence import runtime
 from presence import services as presence_services
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -90,8 +91,16 @@ def bearer(token: str) -> list[tuple[bytes, bytes]]:
     return [(b"authorization", f"Bearer {token}".encode())]
 
 
-async def recv(comm: WebsocketCommunicator, timeout: float = TIMEOUT) -> Frame:
-    return await comm.receive_json_from(timeout=timeout)
+# Reading state that follows the person (SPEC §9): a read position that moves sends these to
+# the user's and the other participants' sockets. Tests of other frames pass over them.
+READING_STATE = {"unreadCount", "readBy"}
+
+
+async def recv(comm: WebsocketCommunicator, timeout: float = TIMEOUT, *, skip: set[str] = READING_STATE) -> Frame:
+    while True:
+        frame = await comm.receive_json_from(timeout=timeout)
+        if frame.get("type") not in skip:
+            return frame
 
 
 async def recv_by_type(comm: WebsocketCommunicator, n: int) -> dict[str, Frame]:
@@ -103,8 +112,11 @@ async def recv_by_type(comm: WebsocketCommunicator, n: int) -> dict[str, Frame]:
 
 
 async def nothing(*comms: WebsocketCommunicator, timeout: float = QUIET) -> None:
+    """No frame comes (but the reading-state frames that other tests pass over)."""
     for comm in comms:
-        assert await comm.receive_nothing(timeout=timeout), await comm.receive_output()
+        while not await comm.receive_nothing(timeout=timeout):
+            out = await comm.receive_output()
+            assert json.loads(out.get("text") or "{}").get("type") in READING_STATE, out
 
 
 async def closed_with(comm: WebsocketCommunicator, code: int) -> None:
@@ -542,6 +554,10 @@ async def test_send_message_acks_the_sender_and_reaches_joined_and_member_connec
         "senderName": "Alice",
         "senderImage": "",
         "timestamp": ack["timestamp"],
+        "editedAt": None,
+        "replyTo": None,
+        "reactions": [],
+        "attachments": [],
     }
 
     def last_message(count: int) -> Frame:
@@ -950,10 +966,9 @@ async def test_a_chat_created_event_makes_the_creators_sockets_follow_the_room(u
     await friends(alice, bob)
     alice_ws, _ = await connect(alice)
     room = await create_room(alice, bob)
-    layer = get_channel_layer()
-    await layer.group_send(f"user.{alice.pk}", {"type": "chat.created", "room_id": room.pk})
+    await asend_now(f"user.{alice.pk}", {"type": "chat.created", "room_id": room.pk})
     # Events of one group arrive in order: once this marker is rendered, chat.created was handled.
-    await layer.group_send(f"user.{alice.pk}", {"type": "presence.changed", "user_id": 0, "status": "online"})
+    await asend_now(f"user.{alice.pk}", {"type": "presence.changed", "user_id": 0, "status": "online"})
     assert await recv(alice_ws) == {"type": "getOnlineFriend", "userId": "0", "status": "online"}
     await send(bob, room, "hello creator")
     got = await recv(alice_ws)
@@ -967,9 +982,7 @@ async def test_the_creators_other_tabs_get_last_message_of_a_room_created_after_
     room = await create_room(alice, bob)
     # Events of one group arrive in order: once this marker is rendered, the service's
     # chat.created was handled (and the socket subscribed to the room's members).
-    await get_channel_layer().group_send(
-        f"user.{alice.pk}", {"type": "presence.changed", "user_id": 0, "status": "online"}
-    )
+    await asend_now(f"user.{alice.pk}", {"type": "presence.changed", "user_id": 0, "status": "online"})
     assert await recv(alice_ws) == {"type": "getOnlineFriend", "userId": "0", "status": "online"}
     await send(bob, room, "hello creator")
     got = await recv(alice_ws)
@@ -989,7 +1002,12 @@ async def test_message_deleted_reaches_every_connection_of_the_participants(user
     await saw_online(bob_ws, carol_ws, of=alice)
     await bob_ws.send_json_to({"type": "connectToRoom", "chatroomId": str(room.pk)})
     assert (await recv(bob_ws))["type"] == "joinedChatroom"
-    expected = {"type": "messageDeleted", "chatroomId": str(room.pk), "messageId": str(message.pk)}
+    expected = {
+        "type": "messageDeleted",
+        "chatroomId": str(room.pk),
+        "messageId": str(message.pk),
+        "lastMessage": None,  # SPEC §9: the room's newest message now
+    }
     await sync_to_async(message_delete)(message=message)
     assert await recv(alice_ws) == expected
     assert await recv(bob_ws) == expected
@@ -1105,16 +1123,12 @@ async def test_a_socket_that_sees_a_gap_sends_the_missed_message_first_in_id_ord
     second, third = ids[-2], ids[-1]
     assert second > first.pk
     payload = await sync_to_async(lambda: message_payload(type(first).objects.select_related("sender").get(pk=third)))()
-    await get_channel_layer().group_send(
-        f"room.{room.pk}", {"type": "chat.message", "message": payload, "previous_id": second}
-    )
+    await asend_now(f"room.{room.pk}", {"type": "chat.message", "message": payload, "previous_id": second})
     got = [await recv(alice_ws), await recv(alice_ws)]
     assert [g["message"]["id"] for g in got] == [str(second), str(third)]
     # The late event of the earlier message changes nothing: it was already shown.
     late = await sync_to_async(lambda: message_payload(type(first).objects.select_related("sender").get(pk=second)))()
-    await get_channel_layer().group_send(
-        f"room.{room.pk}", {"type": "chat.message", "message": late, "previous_id": first.pk}
-    )
+    await asend_now(f"room.{room.pk}", {"type": "chat.message", "message": late, "previous_id": first.pk})
     await nothing(alice_ws)
 
 
@@ -1167,3 +1181,65 @@ async def test_a_socket_receives_while_its_own_send_waits_on_the_database(users,
     assert got["ack"]["clientId"] == "w1"
     assert got["message"]["message"]["id"] == got["ack"]["messageId"]
     assert got["lastMessage"]["chatroomId"] == str(busy.pk)
+
+
+# --- SPEC §9 events on the current socket (conv; the rebuilt edge keeps these assertions) ---
+
+
+async def test_a_leaver_gets_removed_from_chatroom_and_hears_nothing_more_of_it(users, friends, connect):
+    from chats.services import room_leave
+
+    alice, bob, carol = await users("Alice", "Bob", "Carol")
+    await friends(alice, bob, carol)
+    room = await create_room(alice, bob, carol)
+    carol_ws, _ = await connect(carol)
+    alice_ws, _ = await connect(alice)
+    await saw_online(carol_ws, of=alice)
+    await carol_ws.send_json_to({"type": "connectToRoom", "chatroomId": str(room.pk)})
+    assert (await recv(carol_ws))["type"] == "joinedChatroom"
+    await database_sync_to_async(room_leave)(user=carol, room_id=room.pk)
+    assert await recv(carol_ws) == {"type": "removedFromChatroom", "chatroomId": str(room.pk)}
+    updated = await recv(alice_ws)
+    assert updated["type"] == "chatroomUpdated" and updated["chatroom"]["title"] == "Bob"
+    await send(alice, room, "after Carol left")
+    assert (await recv(alice_ws))["type"] == "lastMessage"
+    await nothing(carol_ws)  # neither `message` nor `lastMessage` of that room any more
+
+
+async def test_edits_and_reactions_reach_the_room(users, friends, connect):
+    from chats.services import message_edit, reaction_toggle
+
+    alice, bob = await users("Alice", "Bob")
+    await friends(alice, bob)
+    room = await create_room(alice, bob)
+    message = await send(alice, room, "helo")
+    bob_ws, _ = await connect(bob)
+    await bob_ws.send_json_to({"type": "connectToRoom", "chatroomId": str(room.pk)})
+    assert (await recv(bob_ws))["type"] == "joinedChatroom"
+    await database_sync_to_async(message_edit)(user=alice, message_id=message.pk, text="hello")
+    edited = await recv(bob_ws)
+    assert edited["type"] == "messageEdited" and edited["chatroomId"] == str(room.pk)
+    assert edited["message"]["message"] == "hello" and isinstance(edited["message"]["editedAt"], int)
+    await database_sync_to_async(reaction_toggle)(user=bob, message_id=message.pk, emoji="👍")
+    assert await recv(bob_ws) == {
+        "type": "reactionsChanged",
+        "chatroomId": str(room.pk),
+        "messageId": str(message.pk),
+        "reactions": [{"emoji": "👍", "userIds": [str(bob.pk)]}],
+    }
+
+
+async def test_a_reply_sent_over_the_socket_quotes_its_parent(users, friends, connect):
+    alice, bob = await users("Alice", "Bob")
+    await friends(alice, bob)
+    room = await create_room(alice, bob)
+    parent = await send(bob, room, "question")
+    alice_ws, _ = await connect(alice)
+    await alice_ws.send_json_to({"type": "connectToRoom", "chatroomId": str(room.pk)})
+    assert (await recv(alice_ws))["type"] == "joinedChatroom"
+    frame = {"type": "sendMessage", "chatroomId": str(room.pk), "message": "answer", "replyToId": str(parent.pk)}
+    await alice_ws.send_json_to(frame)
+    frames = await recv_by_type(alice_ws, 3)
+    assert frames["message"]["message"]["replyTo"] == {"id": str(parent.pk), "senderName": "Bob", "excerpt": "question"}
+    await alice_ws.send_json_to({**frame, "replyToId": "x"})
+    error(await recv(alice_ws), "invalid", "sendMessage")

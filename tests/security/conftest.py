@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from presence import consumers
+from edge import consumer as consumers
 
 
 @pytest.fixture

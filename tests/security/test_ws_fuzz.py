@@ -511,7 +511,7 @@ class _Recorder(logging.Handler):
 @pytest.fixture(autouse=True)
 def _record_errors():
     handler = _Recorder(level=logging.ERROR)
-    loggers = [logging.getLogger(name) for name in ("presence.consumers", "presence.ui", "chatty.realtime")]
+    loggers = [logging.getLogger(name) for name in ("edge.consumer", "edge.hub", "chatty.realtime")]
     for logger in loggers:
         logger.addHandler(handler)
     yield

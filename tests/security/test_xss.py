@@ -166,17 +166,27 @@ def test_pages_render_only_http_pictures(hostile, page):
 # --- /ws/ui/ pushes -----------------------------------------------------------------------
 
 
+# What each event's fragment carries: the browser's socket sends HTML for events (and JSON
+# only for what the page's script reads: replies to its own frames).
+_MARKERS = {
+    "message": 'id="msg-',
+    "lastMessage": '-preview"',
+    "typing": 'id="typing"',
+    "addedAsFriend": "friend-list",
+    "addedInChatroom": "chat-list",
+}
+
+
 async def _fragments(comm, until: set[str], timeout: float = 3.0) -> tuple[list[str], set[str]]:
-    """HTML fragments pushed until JSON frames of every type in `until` were seen."""
+    """HTML fragments pushed until one of every kind in `until` was seen."""
     fragments: list[str] = []
     seen: set[str] = set()
     while not until <= seen:
         frame = await next_frame(comm, timeout, html=True)
         if "html" in frame:
             fragments.append(frame["html"])
-        else:
-            seen.add(frame["type"])
-    while not await comm.receive_nothing(0.3):  # the fragment that follows the last frame
+            seen |= {kind for kind in until if _MARKERS[kind] in frame["html"]}
+    while not await comm.receive_nothing(0.3):  # a fragment that follows the last one
         frame = await next_frame(comm, timeout, html=True)
         if "html" in frame:
             fragments.append(frame["html"])

@@ -1,0 +1,414 @@
+"""Rooms and messages on the websocket: the client frames (parse into typed values, call a
+service, reply) and the renderers of chat events (event -> chatty.wire.Out, once per process).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from chats import fragments, inputs, selectors, services
+from chats.models import CATCH_UP_LIMIT
+from chatty.dbcalls import hot_db_call
+from chatty.errors import Invalid
+from chatty.realtime import asend_now, collecting, members_group, publish, room_group
+from chatty.store import get_store
+from chatty.wire import Conn, Out, dumps, optional_id, required_id, room_id_of
+
+TYPING_SHOWN_FOR = 4.0
+
+
+# --- database calls ------------------------------------------------------------------
+
+
+def _join_room(user: Any, room_id: int, after_id: int | None) -> tuple[list[dict], bool, int]:
+    room = selectors.room_for_member(user_id=user.pk, room_id=room_id)
+    replay, overflow = [], False
+    if after_id is not None:
+        replay, overflow = selectors.messages_after(room_id=room.pk, after_id=after_id, limit=CATCH_UP_LIMIT)
+    latest = services.read_mark(user=user, room_id=room.pk)
+    return selectors.message_payloads(replay), overflow, latest
+
+
+@hot_db_call
+def _missed(room_id: int, after_id: int, before_id: int) -> tuple[list[dict], bool]:
+    page, overflow = selectors.messages_after(room_id=room_id, after_id=after_id, limit=CATCH_UP_LIMIT)
+    return selectors.message_payloads([m for m in page if m.pk < before_id]), overflow
+
+
+# Writes run on a database thread and hand their committed events back (`collecting`): they
+# are published from the event loop, so the database thread never waits for Redis.
+_join = hot_db_call(collecting(_join_room))
+_send = hot_db_call(collecting(services.message_send))
+_mark_read_call = hot_db_call(collecting(services.read_mark))
+_mark_unread = hot_db_call(collecting(services.mark_unread))
+_edit = hot_db_call(collecting(services.message_edit))
+_remove = hot_db_call(collecting(services.message_remove))
+_react = hot_db_call(collecting(services.reaction_toggle))
+
+
+async def _mark_read(**kwargs: Any) -> int:
+    target, events = await _mark_read_call(**kwargs)
+    await publish(events)
+    return target
+
+
+_is_member = database_sync_to_async(selectors.room_for_member)
+_room_ids = database_sync_to_async(selectors.room_ids_of)
+
+
+# --- what the edge's room streams need of chats ------------------------------------------
+
+
+def render_message(payload: dict[str, Any]) -> Out:
+    """`message` for every socket joined to the room; on the browser's socket, the message
+    as one's own or as someone else's (two variants per language, never one per socket)."""
+    text = dumps({"type": "message", "chatroomId": payload["chatroomId"], "message": payload})
+    sender = int(payload["senderId"])
+    out = Out(text=text)
+
+    def html(user_id: int, lang: str) -> str:
+        mine = user_id == sender
+        key = f"{'mine' if mine else 'other'}:{lang}"
+        cached = out.cache.get(key)
+        if cached is None:
+            cached = out.cache[key] = fragments.message(payload, mine=mine, lang=lang)
+        return cached
+
+    out.html_per_user = html
+    return out
+
+
+@dataclass(frozen=True)
+class Rooms:
+    message_event: str = "chat.message"
+
+    @staticmethod
+    def group(room_id: int) -> str:
+        return room_group(room_id)
+
+    @staticmethod
+    async def load_join(user: Any, room_id: int, after_id: int | None) -> tuple[list[dict], bool, int, Any]:
+        """(replay, overflow, newest id, what to do once joined): the read position's events
+        (unreadCount, readBy) go out after the join's own frames."""
+        (replay, overflow, latest), events = await _join(user, room_id, after_id)
+        return replay, overflow, latest, lambda: publish(events)
+
+    @staticmethod
+    async def fetch_missed(room_id: int, after_id: int, before_id: int) -> tuple[list[dict], bool]:
+        return await _missed(room_id, after_id, before_id)
+
+    @staticmethod
+    def render_message(payload: dict[str, Any]) -> Out:
+        return render_message(payload)
+
+    @staticmethod
+    async def joined(conn: Conn, room_id: int) -> None:
+        # The members group too: a room created after this socket connected (by this very
+        # user, who gets no addedInChatroom) then sends its lastMessage here.
+        await conn.subscribe(members_group(room_id))
+        await get_store().join_room(room_id, conn.user_id, conn.conn_id)
+
+
+ROOMS = Rooms()
+
+
+# --- the connection's life -----------------------------------------------------------
+
+
+async def opened(conn: Conn) -> None:
+    """Every connection of a participant follows each of its rooms' newest message."""
+    for room_id in await _room_ids(user_id=conn.user_id):
+        await conn.subscribe(members_group(room_id))
+
+
+async def closed(conn: Conn, code: int | None) -> None:
+    store = get_store()
+    for room_id in list(conn.rooms):
+        await store.leave_room(room_id, conn.user_id, conn.conn_id)
+        await _mark_read(user=conn.user, room_id=room_id)
+
+
+# --- frames ------------------------------------------------------------------------
+
+
+async def connect_to_room(conn: Conn, frame: dict[str, Any]) -> None:
+    await conn.limit("connectToRoom")
+    await conn.join_room(room_id_of(frame), optional_id(frame, "afterId"))
+
+
+async def leave_chatroom(conn: Conn, frame: dict[str, Any]) -> None:
+    await conn.limit("leaveChatroom")
+    room_id = room_id_of(frame)
+    if not conn.in_room(room_id):
+        await _is_member(user_id=conn.user_id, room_id=room_id)
+        return
+    await _mark_read(user=conn.user, room_id=room_id)
+    conn.leave_room(room_id)
+    await get_store().leave_room(room_id, conn.user_id, conn.conn_id)
+
+
+async def send_message(conn: Conn, frame: dict[str, Any]) -> None:
+    await conn.limit("sendMessage")
+    room_id = room_id_of(frame)
+    text = inputs.clean_text(frame.get("message"))
+    client_id = inputs.clean_client_id(frame.get("clientId"))
+    reply_to_id = optional_id(frame, "replyToId")
+    viewers = await get_store().room_viewers(room_id)
+    (message, _created), events = await _send(
+        sender=conn.user,
+        room_id=room_id,
+        text=text,
+        client_id=client_id,
+        viewer_ids=viewers,
+        reply_to_id=reply_to_id or None,
+    )
+    conn.reply(
+        {
+            "type": "ack",
+            "clientId": message.client_id,
+            "messageId": str(message.pk),
+            "timestamp": selectors.millis(message.created_at),
+        }
+    )
+    # Stored and committed: the room hears of it even if this socket is gone.
+    await publish(events)
+
+
+async def mark_read(conn: Conn, frame: dict[str, Any]) -> None:
+    await conn.limit("markRead")
+    room_id = room_id_of(frame)
+    message_id = optional_id(frame, "messageId")
+    if message_id is None:
+        raise Invalid("messageId must be an id.")
+    await _mark_read(user=conn.user, room_id=room_id, message_id=message_id)
+
+
+async def typing(conn: Conn, frame: dict[str, Any]) -> None:
+    await conn.limit("typing")
+    room_id = room_id_of(frame)
+    if not conn.in_room(room_id):
+        await _is_member(user_id=conn.user_id, room_id=room_id)
+    event = {"type": "chat.typing", "room_id": room_id, "user_id": conn.user_id, "name": conn.user.display_name}
+    await asend_now(room_group(room_id), event)
+
+
+async def edit_message(conn: Conn, frame: dict[str, Any]) -> None:
+    await conn.limit("editMessage")
+    room_id = room_id_of(frame)
+    message_id = required_id(frame, "messageId")
+    text = inputs.clean_text(frame.get("message"))
+    _message, events = await _edit(user=conn.user, message_id=message_id, text=text, room_id=room_id)
+    await publish(events)
+
+
+async def delete_message(conn: Conn, frame: dict[str, Any]) -> None:
+    await conn.limit("deleteMessage")
+    room_id = room_id_of(frame)
+    message_id = required_id(frame, "messageId")
+    _removed, events = await _remove(user=conn.user, message_id=message_id, room_id=room_id)
+    await publish(events)
+
+
+async def react(conn: Conn, frame: dict[str, Any]) -> None:
+    await conn.limit("react")
+    room_id = room_id_of(frame)
+    message_id = required_id(frame, "messageId")
+    emoji = inputs.clean_emoji(frame.get("emoji"))
+    _result, events = await _react(user=conn.user, message_id=message_id, emoji=emoji, room_id=room_id)
+    await publish(events)
+
+
+async def mark_unread(conn: Conn, frame: dict[str, Any]) -> None:
+    await conn.limit("markRead")
+    room_id = room_id_of(frame)
+    message_id = required_id(frame, "messageId")
+    _count, events = await _mark_unread(user=conn.user, room_id=room_id, message_id=message_id)
+    await publish(events)
+
+
+FRAMES = {
+    "editMessage": edit_message,
+    "deleteMessage": delete_message,
+    "react": react,
+    "markUnread": mark_unread,
+    "connectToRoom": connect_to_room,
+    "leaveChatroom": leave_chatroom,
+    "sendMessage": send_message,
+    "markRead": mark_read,
+    "typing": typing,
+}
+
+
+# --- events ------------------------------------------------------------------------
+
+
+def last_message(event: dict[str, Any]) -> Out:
+    """`lastMessage` to every connection of every participant: made once; each socket's
+    own unread count is spliced in."""
+    payload = event["message"]
+    unread = event["unread"]
+    head = dumps({"type": "lastMessage", "chatroomId": payload["chatroomId"], "message": payload})[:-1]
+    head += ',"unreadMessagesCount":'
+    out = Out(per_user=lambda user_id: f"{head}{int(unread.get(str(user_id), 0))}}}")
+
+    def html(user_id: int, lang: str) -> str:
+        parts = out.cache.get(lang)
+        if parts is None:
+            parts = out.cache[lang] = fragments.preview(payload, lang=lang)
+        count = int(unread.get(str(user_id), 0))
+        return f"{parts[0]}{fragments.badge(payload['chatroomId'], count, lang)}{parts[1]}"
+
+    out.html_per_user = html
+    return out
+
+
+def typing_event(event: dict[str, Any]) -> Out:
+    payload = {"type": "typing", "chatroomId": str(event["room_id"]), "userId": str(event["user_id"])}
+    until = int((time.time() + TYPING_SHOWN_FOR) * 1000)
+    context = {"kind": "typing", "name": event.get("name", ""), "until": until}
+    return Out(text=dumps(payload), html=lambda lang: fragments.render(context, lang), skip_user=int(event["user_id"]))
+
+
+def chat_added(event: dict[str, Any]) -> Out:
+    room = event["chatroom"]
+    group = members_group(int(room["id"]))
+
+    def html(user_id: int, lang: str) -> str:
+        context = {"kind": "addedInChatroom", "chat": room, "me_id": str(user_id), "current_room_id": ""}
+        return fragments.render(context, lang)
+
+    return Out(
+        text=dumps({"type": "addedInChatroom", "chatroom": room}),
+        html_per_user=html,
+        effect=lambda conn: conn.subscribe(group),
+    )
+
+
+def chat_created(event: dict[str, Any]) -> Out:
+    """This user created a room: their sockets follow its lastMessage from now on."""
+    group = members_group(int(event["room_id"]))
+    return Out(effect=lambda conn: conn.subscribe(group))
+
+
+def message_deleted(event: dict[str, Any]) -> Out:
+    payload = {
+        "type": "messageDeleted",
+        "chatroomId": str(event["room_id"]),
+        "messageId": str(event["message_id"]),
+        "lastMessage": event.get("last_message"),
+    }
+    context = {"kind": "messageDeleted", "message_id": str(event["message_id"])}
+    return Out(text=dumps(payload), html=lambda lang: fragments.render(context, lang))
+
+
+def message_edited(event: dict[str, Any]) -> Out:
+    message = event["message"]
+    sender = message["senderId"]
+    out = Out(text=dumps({"type": "messageEdited", "chatroomId": str(event["room_id"]), "message": message}))
+
+    def html(user_id: int, lang: str) -> str:
+        me_id = sender if str(user_id) == sender else ""
+        key = f"{me_id}:{lang}"
+        if key not in out.cache:
+            out.cache[key] = fragments.render({"kind": "messageEdited", "message": message, "me_id": me_id}, lang)
+        return out.cache[key]
+
+    out.html_per_user = html
+    return out
+
+
+def reactions_changed(event: dict[str, Any]) -> Out:
+    """`reactionsChanged` to the sockets joined to the room; in the page, one's own emoji are
+    highlighted: one variant per set of emoji the viewer used (a handful), not per socket."""
+    reactions = event["reactions"]
+    message_id = str(event["message_id"])
+    payload = {
+        "type": "reactionsChanged",
+        "chatroomId": str(event["room_id"]),
+        "messageId": message_id,
+        "reactions": reactions,
+    }
+    out = Out(text=dumps(payload))
+
+    def html(user_id: int, lang: str) -> str:
+        me = str(user_id)
+        key = ",".join(r["emoji"] for r in reactions if me in r["userIds"]) + f":{lang}"
+        if key not in out.cache:
+            context = {"kind": "reactions", "message_id": message_id, "reactions": reactions, "me_id": me}
+            out.cache[key] = fragments.render(context, lang)
+        return out.cache[key]
+
+    out.html_per_user = html
+    return out
+
+
+def unread_count(event: dict[str, Any]) -> Out:
+    """The user's read position of a room moved (any tab): every tab's badge follows."""
+    room_id, unread = str(event["room_id"]), int(event["unread"])
+    payload = {"type": "unreadCount", "chatroomId": room_id, "unreadMessagesCount": unread}
+    context = {"kind": "unreadCount", "chat_id": room_id, "unread": unread}
+    return Out(text=dumps(payload), html=lambda lang: fragments.render(context, lang))
+
+
+def read_by(event: dict[str, Any]) -> Out:
+    """Read receipts: how far a participant read, to the others' connections."""
+    payload = {
+        "type": "readBy",
+        "chatroomId": str(event["room_id"]),
+        "userId": str(event["user_id"]),
+        "messageId": str(event["message_id"]),
+    }
+    return Out(text=dumps(payload), skip_user=int(event["user_id"]))
+
+
+def chat_updated(event: dict[str, Any]) -> Out:
+    room = event["chatroom"]
+
+    def html(user_id: int, lang: str) -> str:
+        context = {"kind": "chatroomUpdated", "chat": room, "me_id": str(user_id), "current_room_id": ""}
+        return fragments.render(context, lang)
+
+    return Out(text=dumps({"type": "chatroomUpdated", "chatroom": room}), html_per_user=html)
+
+
+def chat_removed(event: dict[str, Any]) -> Out:
+    """This user left the room (from any tab): its streams stop on every socket of theirs."""
+    room_id = int(event["room_id"])
+
+    async def effect(conn: Conn) -> None:
+        conn.unsubscribe(members_group(room_id))
+        if conn.in_room(room_id):
+            conn.leave_room(room_id)
+            await get_store().leave_room(room_id, conn.user_id, conn.conn_id)
+
+    context = {"kind": "removedFromChatroom", "chat_id": str(room_id)}
+    return Out(
+        text=dumps({"type": "removedFromChatroom", "chatroomId": str(room_id)}),
+        html=lambda lang: fragments.render(context, lang),
+        effect=effect,
+    )
+
+
+EVENTS = {
+    "chat.last_message": last_message,
+    "chat.typing": typing_event,
+    "chat.added": chat_added,
+    "chat.created": chat_created,
+    "chat.message_deleted": message_deleted,
+    "chat.message_edited": message_edited,
+    "chat.reactions_changed": reactions_changed,
+    "chat.unread": unread_count,
+    "chat.read_by": read_by,
+    "chat.updated": chat_updated,
+    "chat.removed": chat_removed,
+}
+# Events on a room's live stream (room group): they reach the sockets joined to the room.
+STREAM_EVENTS = {
+    "chat.message": lambda event: int(event["message"]["chatroomId"]),
+    "chat.typing": lambda event: int(event["room_id"]),
+    "chat.reactions_changed": lambda event: int(event["room_id"]),
+}
