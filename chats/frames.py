@@ -12,6 +12,7 @@ from channels.db import database_sync_to_async
 
 from chats import fragments, inputs, selectors, services
 from chats.models import CATCH_UP_LIMIT
+from chats.uploads import parse_attachment_ids
 from chatty.dbcalls import hot_db_call
 from chatty.errors import Invalid
 from chatty.realtime import asend_now, collecting, members_group, publish, room_group
@@ -154,7 +155,8 @@ async def leave_chatroom(conn: Conn, frame: dict[str, Any]) -> None:
 async def send_message(conn: Conn, frame: dict[str, Any]) -> None:
     await conn.limit("sendMessage")
     room_id = room_id_of(frame)
-    text = inputs.clean_text(frame.get("message"))
+    attachment_ids = parse_attachment_ids(frame.get("attachmentIds"))
+    text = inputs.clean_text(frame.get("message"), allow_empty=bool(attachment_ids))
     client_id = inputs.clean_client_id(frame.get("clientId"))
     reply_to_id = optional_id(frame, "replyToId")
     viewers = await get_store().room_viewers(room_id)
@@ -165,6 +167,7 @@ async def send_message(conn: Conn, frame: dict[str, Any]) -> None:
         client_id=client_id,
         viewer_ids=viewers,
         reply_to_id=reply_to_id or None,
+        attachment_ids=attachment_ids,
     )
     conn.reply(
         {

@@ -29,7 +29,7 @@ from django.utils.html import escape, format_html
 from django.utils.translation import gettext as _
 
 from chats.models import ChatRoom, Message, Participant
-from chats.selectors import _members_by_room, message_payload, room_title
+from chats.selectors import MESSAGE_RELATED, _members_by_room, message_payloads, room_title
 from chatty.errors import Invalid, NotFound, NotParticipant, parse_id
 
 MAX_QUERY_LENGTH = 200
@@ -98,17 +98,19 @@ def search_messages(*, user_id: int, query: SearchQuery) -> tuple[list[dict[str,
     has_more = len(ids) > query.limit
     ids = ids[: query.limit]
     messages = sorted(
-        Message.objects.filter(id__in=ids).select_related("sender", "room"), key=lambda m: m.pk, reverse=True
+        Message.objects.filter(id__in=ids).select_related(*MESSAGE_RELATED, "room"), key=lambda m: m.pk, reverse=True
     )
     members = _members_by_room(sorted({m.room_id for m in messages}))
     results = [
         {
-            "message": message_payload(m),
+            "message": payload,
             "chatroomId": str(m.room_id),
-            "chatroomTitle": room_title(kind=m.room.kind, members=members[m.room_id], viewer_id=user_id),
+            "chatroomTitle": room_title(
+                kind=m.room.kind, members=members[m.room_id], viewer_id=user_id, custom=m.room.title
+            ),
             "snippet": snippet(m.text, query.words),
         }
-        for m in messages
+        for m, payload in zip(messages, message_payloads(messages), strict=True)
     ]
     return results, has_more
 

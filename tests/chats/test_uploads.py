@@ -338,3 +338,70 @@ def test_cleanup_uploads_removes_what_was_never_sent_after_a_day(duo, media_root
     assert not any((media_root / name).exists() for name in old_files)
     call_command("cleanup_uploads", stdout=io.StringIO())
     assert Attachment.objects.count() == 2
+
+
+def test_message_send_with_attachments_and_no_text(duo, published, api):
+    alice, bob, _, ab = duo
+    files = (("a.png", image_bytes("PNG")), ("b.txt", b"x"))
+    ids = [int(Uploader(alice).upload(name, data).json()["id"]) for name, data in files]
+    with published() as events:
+        message, created = message_send(sender=alice, room_id=ab.pk, text="", attachment_ids=[str(i) for i in ids])
+    assert created and message.text == ""
+    [sent] = [e for g, e in events if e["type"] == "chat.message"]
+    assert [a["id"] for a in sent["message"]["attachments"]] == [str(i) for i in ids]
+    assert sent["message"]["attachments"][0]["thumbnailUrl"] is not None
+    # The history shows them too, and the room's members may fetch them now.
+    info = api(bob).get("/api/chat/chat-info", chatId=str(ab.pk)).json()
+    assert [a["name"] for a in info["messages"][-1]["attachments"]] == ["a.png", "b.txt"]
+    assert Uploader(bob).fetch(sent["message"]["attachments"][1]["url"]).status_code == 200
+    assert info["messages"][-1]["attachments"] == sent["message"]["attachments"]
+
+
+def test_message_send_refuses_what_is_not_an_own_unsent_upload_and_stores_nothing(duo):
+    alice, bob, _, ab = duo
+    theirs = int(Uploader(bob).upload("b.txt", b"x").json()["id"])
+    mine = int(Uploader(alice).upload("a.txt", b"x").json()["id"])
+    for ids, text in (([theirs], "hi"), ([mine, 999_999], ""), (list(range(1, 12)), "hi")):
+        with pytest.raises(Invalid):
+            message_send(sender=alice, room_id=ab.pk, text=text, attachment_ids=ids)
+    with pytest.raises(Invalid):
+        message_send(sender=alice, room_id=ab.pk, text="   ")  # no attachments: text is needed
+    assert Message.objects.count() == 0
+    assert Attachment.objects.get(pk=mine).sent_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_send_message_frame_with_attachment_ids(duo):
+    from asgiref.sync import sync_to_async
+
+    from tests.security.wsutil import communicator, open_ready, safe_disconnect, session_cookie, wait_for
+
+    alice, bob, _, ab = duo
+    uploaded = await sync_to_async(lambda: Uploader(alice).upload("p.gif", image_bytes("GIF")).json())()
+    cookies = [await sync_to_async(session_cookie)(u) for u in (alice, bob)]
+    comms = [await open_ready(communicator(cookie=c)) for c in cookies]
+    try:
+        for comm in comms:
+            await comm.send_json_to({"type": "connectToRoom", "chatroomId": str(ab.pk)})
+            await wait_for(comm, "joinedChatroom")
+        await comms[0].send_json_to(
+            {"type": "sendMessage", "chatroomId": str(ab.pk), "message": "", "attachmentIds": [uploaded["id"]]}
+        )
+        await wait_for(comms[0], "ack")
+        got = await wait_for(comms[1], "message", chatroomId=str(ab.pk))
+        assert got["message"]["message"] == ""
+        assert [a["id"] for a in got["message"]["attachments"]] == [uploaded["id"]]
+        await comms[0].send_json_to(
+            {"type": "sendMessage", "chatroomId": str(ab.pk), "message": "", "attachmentIds": [uploaded["id"]]}
+        )
+        error = await wait_for(comms[0], "error")
+        assert (error["error"], error["ref"]) == ("invalid", "sendMessage")
+        await comms[0].send_json_to(
+            {"type": "sendMessage", "chatroomId": str(ab.pk), "message": "x", "attachmentIds": "nope"}
+        )
+        error = await wait_for(comms[0], "error")
+        assert (error["error"], error["ref"]) == ("invalid", "sendMessage")
+    finally:
+        for comm in comms:
+            await safe_disconnect(comm)
+    assert await sync_to_async(Message.objects.count)() == 1
