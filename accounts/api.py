@@ -8,11 +8,12 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 
 from accounts.providers import is_configured
 from accounts.selectors import user_payload
-from accounts.services import end_session, user_rename
-from accounts.tokens import issue_token
+from accounts.services import sessions_end_all, user_rename
+from accounts.tokens import issue_token, token_claims, token_expiry
 from chatty.api import api_view, error_response
 from chatty.errors import Invalid
 from chatty.live import status_of
@@ -24,7 +25,7 @@ def provider_redirect(request: HttpRequest, user: Any, body: dict, provider: str
     if request.user.is_authenticated:
         return redirect(settings.LOGIN_REDIRECT_URL)
     if not is_configured(provider):
-        return error_response(404, detail=f"Sign-in with {provider} is not configured.")
+        return error_response(404, detail=_("Sign-in with %(provider)s is not configured.") % {"provider": provider})
     from allauth.socialaccount.adapter import get_adapter
 
     provider_obj = get_adapter().get_provider(request, provider)
@@ -38,19 +39,31 @@ def check_auth(request: HttpRequest, user: Any, body: dict) -> tuple[int, dict]:
 
 @api_view("POST")
 def logout_view(request: HttpRequest, user: Any, body: dict) -> tuple[int, dict]:
-    end_session(request)
+    # Ending the session (its row is deleted) closes its sockets: accounts/signals.py.
     logout(request)
     return 200, {"ok": True}
+
+
+@api_view("POST")
+def logout_everywhere(request: HttpRequest, user: Any, body: dict) -> tuple[int, dict]:
+    """Every session and token of the user ends; every socket of the user closes."""
+    ended = sessions_end_all(user=user)
+    logout(request)
+    return 200, {"ok": True, "sessionsEnded": ended}
 
 
 @api_view("POST")
 def token(request: HttpRequest, user: Any, body: dict) -> tuple[int, dict]:
     minutes = body.get("minutes", settings.API_TOKEN_DEFAULT_MINUTES)
     if isinstance(minutes, bool) or not isinstance(minutes, int):
-        raise Invalid("minutes must be a whole number.")
+        raise Invalid(_("minutes must be a whole number."))
     if not 1 <= minutes <= settings.API_TOKEN_MAX_MINUTES:
-        raise Invalid(f"minutes must be between 1 and {settings.API_TOKEN_MAX_MINUTES}.")
-    value, expires_at = issue_token(user=user, minutes=minutes)
+        raise Invalid(_("minutes must be between 1 and %(max)d.") % {"max": settings.API_TOKEN_MAX_MINUTES})
+    # A token may mint another, but never one that outlives it.
+    bearer = getattr(request, "_chatty_bearer_token", None)
+    claims = token_claims(bearer) if bearer else None
+    not_after = token_expiry(claims) if claims else None
+    value, expires_at = issue_token(user=user, minutes=minutes, not_after=not_after)
     return 201, {"token": value, "expiresAt": int(expires_at.timestamp() * 1000)}
 
 

@@ -1,19 +1,23 @@
-"""User tags: readable (`minsu#48213`), unique regardless of case by a database constraint."""
+"""User tags: readable (`minsu#482130`), unique regardless of case by a database constraint.
+
+Six digits: a name's base has a million tags, so guessing one by add-friend look-ups, which
+are rate-limited (chatty/limits.py), takes years per account and months per address.
+"""
 
 from __future__ import annotations
 
 import re
 import secrets
-import unicodedata
 from typing import TYPE_CHECKING
 
+from anyascii import anyascii
 from django.db import IntegrityError, transaction
 
 if TYPE_CHECKING:
     from accounts.models import User
 
 TAG_BASE_MAX = 12
-TAG_DIGITS = 5
+TAG_DIGITS = 6
 MAX_ATTEMPTS = 20
 TAG_CONSTRAINT = "accounts_user_tag_ci_unique"
 
@@ -33,8 +37,12 @@ def is_tag_collision(exc: IntegrityError) -> bool:
 
 
 def tag_base(text: str) -> str:
-    """ASCII letters and digits of a name, lower-cased: easy to read aloud and to type."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    """ASCII letters and digits of a name, lower-cased: easy to read aloud and to type.
+
+    Other scripts are romanised (anyascii: 민수 -> minsu, Дмитрий -> dmitriy), so a tag reads
+    like its owner's name in every script a keyboard anywhere can type.
+    """
+    ascii_text = anyascii(text)
     base = re.sub(r"[^a-z0-9]", "", ascii_text.lower())[:TAG_BASE_MAX]
     return base or "user"
 

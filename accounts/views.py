@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
+
+from accounts.services import sessions_end_all
 
 
 def landing(request: HttpRequest) -> HttpResponse:
@@ -31,3 +36,12 @@ def account_login(request: HttpRequest) -> HttpResponse:
     from allauth.account.views import login
 
     return login(request)
+
+
+@login_required
+@require_POST
+def logout_everywhere(request: HttpRequest) -> HttpResponse:
+    """The settings' "Log out everywhere" (a plain form): every session, token and socket ends."""
+    sessions_end_all(user=request.user)
+    logout(request)
+    return redirect(settings.LOGOUT_REDIRECT_URL)

@@ -7,7 +7,7 @@ from typing import Any
 from accounts.models import User
 from chats.selectors import chat_list, history, message_payloads, participant_payload, room_members, room_title
 from chatty.live import statuses
-from friends.selectors import friend_payload, friends_of
+from friends.selectors import blocked_either_way, friend_payload, friends_of
 
 
 def shell_context(*, user: User) -> dict[str, Any]:
@@ -26,6 +26,9 @@ def room_context(*, user: User, room: Any, before: int | None = None) -> dict[st
     members = room_members(room_id=room.pk)
     messages, has_more = history(room_id=room.pk, before=before)
     member_status = statuses(members)
+    for other in blocked_either_way(user_id=user.pk):  # SPEC §9: no presence across a block
+        if other in member_status:
+            member_status[other] = "offline"
     return {
         "room": room,
         "room_title": room_title(kind=room.kind, members=members, viewer_id=user.pk, custom=room.title),

@@ -1,19 +1,27 @@
-"""Who may still write where (SPEC §9): a direct room whose two people are no longer friends
-(deleted or blocked) stays readable and becomes read-only."""
+"""Who may write where, beyond taking part in the room."""
 
 from __future__ import annotations
 
-from chats.models import ChatRoom
+from django.utils.translation import gettext_lazy as _
+
+from chats.models import ChatRoom, Participant
 from chatty.errors import Forbidden
 from friends.models import Friendship
 
 
 def ensure_writable(*, room_id: int, user_id: int) -> None:
-    """Forbidden when `room_id` is a direct room and its two people are not friends now."""
-    key = ChatRoom.objects.filter(pk=room_id, kind=ChatRoom.DIRECT).values_list("direct_key", flat=True).first()
-    if key is None:
-        return  # a group (or no room: the caller's own look-up answers that)
-    low, high = (int(part) for part in key.split(":"))
-    other = high if user_id == low else low
-    if not Friendship.objects.filter(user_id=user_id, friend_id=other).exists():
-        raise Forbidden("You are no longer friends: this chat is read-only.")
+    """Forbidden when the room is direct and its two people are no longer friends (the
+    friendship was deleted, or one blocked the other): the room stays readable, read-only.
+
+    One query on indexed columns: the other participant of a direct room who is not among
+    the user's friends (the participant's (room, user) index, the friendship's unique
+    (user, friend) index). Group rooms never match.
+    """
+    stranger = (
+        Participant.objects.filter(room_id=room_id, room__kind=ChatRoom.DIRECT)
+        .exclude(user_id=user_id)
+        .exclude(user_id__in=Friendship.objects.filter(user_id=user_id).values("friend_id"))
+        .exists()
+    )
+    if stranger:
+        raise Forbidden(_("You are no longer friends: this chat is read-only."))

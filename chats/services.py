@@ -217,6 +217,7 @@ def message_send(
             if previous_id is _NOT_A_MEMBER:
                 room_for_member(user_id=sender.pk, room_id=room_id)  # raises NotFound / NotParticipant
                 raise NotParticipant()
+            ensure_writable(room_id=room_id, user_id=sender.pk)  # a direct room of ex-friends is read-only
             # A repeated clientId fails here on the unique constraint (sender, client_id).
             message = _insert_message(room_id=room_id, sender=sender, text=text, client_id=client_id, reply_to=reply_to)
             _advance_room(room_id=room_id, message=message)
@@ -255,6 +256,11 @@ def _position_moved(*, user_id: int, room_id: int, before: int, after: int) -> i
     return unread
 
 
+def _read_up_to(*, user_id: int, room_id: int, message_id: int) -> bool:
+    position = Participant.objects.filter(room_id=room_id, user_id=user_id).values_list("last_read_id", flat=True)
+    return bool(position) and position[0] >= message_id
+
+
 def read_mark(*, user: User, room_id: int, message_id: Any = None) -> int:
     """Move the user's read position forward to `message_id` (default: the newest message).
 
@@ -262,6 +268,10 @@ def read_mark(*, user: User, room_id: int, message_id: Any = None) -> int:
     """
     room = room_for_member(user_id=user.pk, room_id=room_id)
     asked = None if message_id is None else parse_id(message_id, "messageId", minimum=0)
+    if asked is None and _read_up_to(user_id=user.pk, room_id=room.pk, message_id=room.last_message_id or 0):
+        # Nothing to move (a join or a leave of a room read already): no row lock, no commit
+        # to wait for. A send that came meanwhile was counted as read or unread by itself.
+        return room.last_message_id or 0
     with transaction.atomic():
         # The row's lock first, the count in a later statement: a send that changed the row
         # meanwhile has committed by then, so its message is in the count (PostgreSQL would

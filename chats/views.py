@@ -18,6 +18,7 @@ from chats.forms import AddFriendForm, MessageForm, NewChatForm, SendForm
 from chats.pages import room_context, shell_context
 from chats.selectors import room_for_member
 from chats.services import message_edit, message_remove, message_send, read_mark, room_create, room_leave
+from chatty import limits
 from chatty.errors import ChattyError, Invalid, NotFound, NotParticipant, TooLong
 from chatty.live import status_of
 from friends.selectors import friend_payload
@@ -45,8 +46,6 @@ def _message_error(exc: ChattyError) -> str:
     """A send, edit or delete refused, in words for the page."""
     if isinstance(exc, TooLong):
         return _("A message holds at most 4000 characters.")
-    if exc.code == "forbidden":
-        return _("You can only change your own messages in a chat you can still write in.")
     if exc.code == "not_found":
         return _("That message is gone.")
     if exc.code == "invalid":
@@ -101,6 +100,7 @@ def send(request: HttpRequest, room_id: int) -> HttpResponse:
         messages.error(request, _form_error(form))
         return _back_to_room(chat.pk)
     try:
+        limits.hit("sendMessage", request.user.pk)  # the socket's budget, on every path
         message_send(
             sender=request.user,
             room_id=chat.pk,
@@ -165,7 +165,7 @@ def add_friend(request: HttpRequest) -> HttpResponse:
         tag = form.cleaned_data["friendUserTag"]
         if tag.strip().lower() == request.user.user_tag.lower():
             raise Invalid(_("That is your own user tag."))
-        friend = friendship_create(user=request.user, friend_tag=tag)
+        friend = friendship_create(user=request.user, friend_tag=tag, address=request.META.get("REMOTE_ADDR"))
     except ChattyError as exc:
         error = _error_text(exc)
     if request.headers.get("HX-Request"):

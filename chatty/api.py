@@ -15,10 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from chatty.errors import ChattyError, Invalid, Unauthenticated
@@ -78,6 +79,12 @@ class ApiErrorMiddleware:
             return None
         if isinstance(exception, RequestDataTooBig):
             return error_response(413)
+        if isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
+            return error_response(
+                400,
+                detail=_("Too many query or form fields (at most %(max)d).")
+                % {"max": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS},
+            )
         logger.exception("Unhandled error in %s %s", request.method, request.path)
         return error_response(500)
 
@@ -125,6 +132,7 @@ def authenticate(request: HttpRequest) -> Any:
         if user is None:
             raise Unauthenticated("The token is invalid, expired or its user is deactivated.")
         request._chatty_bearer = True
+        request._chatty_bearer_token = token.strip()
         return user
     user = request.user
     if not user.is_authenticated or not user.is_active:

@@ -6,14 +6,18 @@ them into their own answer (SPEC §3 error shape, SPEC §4 error frame, a form e
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 
 class ChattyError(Exception):
     code = "invalid"
     status = 400
-    default_detail = "The request is not valid."
+    default_detail = _("The request is not valid.")
 
     def __init__(self, detail: str | None = None) -> None:
-        self.detail = detail or self.default_detail
+        # Made text now, in the language of whoever is being answered (lazy texts otherwise
+        # reach json.dumps on the websocket as objects it cannot encode).
+        self.detail = str(detail or self.default_detail)
         super().__init__(self.detail)
 
 
@@ -25,37 +29,37 @@ class Invalid(ChattyError):
 class Unauthenticated(ChattyError):
     code = "unauthenticated"
     status = 401
-    default_detail = "Sign in first."
+    default_detail = _("Sign in first.")
 
 
 class NotParticipant(ChattyError):
     code = "not_participant"
     status = 403
-    default_detail = "You are not a participant of this chat."
+    default_detail = _("You are not a participant of this chat.")
 
 
 class Forbidden(ChattyError):
     code = "forbidden"
     status = 403
-    default_detail = "You may not do that."
+    default_detail = _("You may not do that.")
 
 
 class NotFound(ChattyError):
     code = "not_found"
     status = 404
-    default_detail = "Not found."
+    default_detail = _("Not found.")
 
 
 class Conflict(ChattyError):
     code = "conflict"
     status = 409
-    default_detail = "That already exists."
+    default_detail = _("That already exists.")
 
 
 class TooLong(ChattyError):
     code = "too_long"
     status = 400
-    default_detail = "The message is too long."
+    default_detail = _("The message is too long.")
 
 
 class TooLarge(ChattyError):
@@ -67,7 +71,7 @@ class TooLarge(ChattyError):
 class RateLimited(ChattyError):
     code = "rate_limited"
     status = 429
-    default_detail = "Too many requests; slow down."
+    default_detail = _("Too many requests; slow down.")
 
 
 MAX_ID = 2**63 - 1  # ids are 64-bit integers in every database Chatty runs on

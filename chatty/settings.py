@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+import dj_email_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -244,6 +245,47 @@ SOCIALACCOUNT_PROVIDERS = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # SPEC §3: bodies over 1 MiB are refused with 413
 API_TOKEN_DEFAULT_MINUTES = 60
 API_TOKEN_MAX_MINUTES = 1440
+
+# --- trust: sessions, tokens, mail, pictures, connection limit ----------------------------
+# Session rows that know their user (accounts/sessions.py): "log out everywhere" and a
+# password change find every session of a user, and each ended session closes its sockets.
+SESSION_ENGINE = "accounts.sessions"
+# SPEC §9: one more socket than this is accepted and closed with 4429.
+CHATTY_MAX_CONNECTIONS_PER_USER = int(os.environ.get("CHATTY_MAX_CONNECTIONS_PER_USER", "20"))
+# Pictures load only from the providers' avatar hosts (and this site): any other host would
+# see every reader's address each time a page shows the picture.
+CHATTY_PICTURE_HOSTS = env_list("CHATTY_PICTURE_HOSTS", [".googleusercontent.com", "avatars.githubusercontent.com"])
+# Mail (password reset): EMAIL_URL such as submission://user:password@smtp.example.com
+# (587, STARTTLS), smtp://host:25, console:// or file:///var/mail/chatty; or the usual
+# EMAIL_HOST/EMAIL_PORT/...; printed to the console when unset and DEBUG on.
+if os.environ.get("EMAIL_URL"):
+    _email = dj_email_url.parse(os.environ["EMAIL_URL"])
+    if "EMAIL_BACKEND" not in _email:
+        raise ImproperlyConfigured(
+            "EMAIL_URL has an unknown scheme; use submission://, smtp://, console:// or file://."
+        )
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+    EMAIL_PORT = _email["EMAIL_PORT"] or 25
+    EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+    EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+    EMAIL_USE_TLS = bool(_email["EMAIL_USE_TLS"])
+    EMAIL_USE_SSL = bool(_email["EMAIL_USE_SSL"])
+    if _email["EMAIL_BACKEND"].endswith("filebased.EmailBackend"):
+        # dj-email-url drops the leading slash of file:///absolute/path
+        EMAIL_FILE_PATH = "/" + _email["EMAIL_FILE_PATH"].lstrip("/")
+elif os.environ.get("EMAIL_HOST"):
+    EMAIL_HOST = os.environ["EMAIL_HOST"]
+    EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+elif DEBUG:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Chatty <chatty@localhost>")
+# --- end trust ----------------------------------------------------------------------------
 
 # --- uploads and media (files; SPEC §10, §11) ------------------------------------------
 # Uploads go through Django's storage API: a local folder by default (MEDIA_ROOT), any storage

@@ -74,6 +74,9 @@ class PresenceStore(Protocol):
         """Count one event for `key`; False once more than `limit` fell in the window that the
         first counted event opened."""
 
+    async def hits(self, key: str, window: float) -> int:
+        """How many events `hit` counted for `key` in its current window; counts nothing."""
+
     async def clear(self) -> None:
         """Forget everything (tests and operators)."""
 
@@ -213,6 +216,12 @@ class InProcessStore:
             if len(self._hits) > 100_000:  # bounded: forget finished windows
                 self._hits = {k: v for k, v in self._hits.items() if now - v[0] < window}
             return count <= limit
+
+    async def hits(self, key: str, window: float) -> int:
+        now = time.monotonic()
+        with self._lock:
+            start, count = self._hits.get(key, (now, 0))
+            return 0 if now - start >= window else count
 
     async def clear(self) -> None:
         with self._lock:
@@ -428,6 +437,9 @@ class RedisStore:
     async def hit(self, key: str, limit: int, window: float) -> bool:
         count = await self._client().eval(_HIT, 1, f"{self.prefix}rate:{key}", max(1, int(window * 1000)))
         return int(count) <= limit
+
+    async def hits(self, key: str, window: float) -> int:
+        return int(await self._client().get(f"{self.prefix}rate:{key}") or 0)
 
     async def clear(self) -> None:
         client = self._client()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Value
+from django.db.models import Q, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
 
 from accounts.models import User
-from friends.models import Friendship
+from friends.models import Block, Friendship
 
 
 def friend_ids(*, user_id: int) -> list[int]:
@@ -37,3 +37,27 @@ def friend_payload(friend: User, status: str) -> dict[str, Any]:
         "userTag": friend.user_tag,
         "status": status,
     }
+
+
+def is_blocked_between(*, user_id: int, other_id: int) -> bool:
+    """Whether either of the two blocks the other."""
+    return Block.objects.filter(
+        Q(blocker_id=user_id, blocked_id=other_id) | Q(blocker_id=other_id, blocked_id=user_id)
+    ).exists()
+
+
+def blocked_either_way(*, user_id: int) -> set[int]:
+    """The people the user blocked or was blocked by: each sees the other as offline."""
+    rows = Block.objects.filter(Q(blocker_id=user_id) | Q(blocked_id=user_id)).values_list("blocker_id", "blocked_id")
+    return {other for pair in rows for other in pair if other != user_id}
+
+
+def blocked_by(*, user: User) -> list[User]:
+    """The people the user blocked, most recent first."""
+    blocks = Block.objects.filter(blocker=user).select_related("blocked").order_by("-created_at", "-pk")
+    return [b.blocked for b in blocks]
+
+
+def blocked_payload(other: User) -> dict[str, Any]:
+    """SPEC §9 entry of GET /api/friend/blocked."""
+    return {"userId": str(other.pk), "name": other.display_name, "image": other.picture_url, "userTag": other.user_tag}

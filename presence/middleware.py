@@ -87,7 +87,9 @@ class BearerAuth:
         user = None
         if scheme.lower() == "bearer" and token.strip():
             user = await database_sync_to_async(user_from_bearer)(token.strip())
-        scope = dict(scope, user=user or AnonymousUser(), session=None)
+        # `bearer_token`: the token this socket was opened with, for its periodic re-check
+        # (accounts.sessions.connection_still_valid(..., token=scope["bearer_token"])).
+        scope = dict(scope, user=user or AnonymousUser(), session=None, bearer_token=token.strip() if user else None)
         return await self.app(scope, receive, send)
 
 

@@ -30,7 +30,10 @@ os.environ.setdefault("GITHUB_URL", f"{_stub}/github")
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-that-is-long-enough-0123456789")
 
 from chatty.settings import *  # noqa: E402,F403
-from chatty.settings import BASE_DIR, CACHES, CHANNEL_LAYERS, DATABASES  # noqa: E402
+from chatty.settings import BASE_DIR, CACHES, CHANNEL_LAYERS, CHATTY_PICTURE_HOSTS, DATABASES  # noqa: E402
+
+# Test data uses example.com pictures (a documentation domain) beside the providers' hosts.
+CHATTY_PICTURE_HOSTS = [*CHATTY_PICTURE_HOSTS, "example.com"]
 
 # Several test runs may share this machine's PostgreSQL and Redis at once: each run gets
 # its own database and its own channel-layer prefix.

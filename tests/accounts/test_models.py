@@ -37,20 +37,23 @@ def predictable_tags(monkeypatch):
 @pytest.mark.django_db
 def test_tag_is_generated_at_creation_and_readable(make_user):
     user = make_user("Min-su Kim")
-    assert re.fullmatch(r"minsukim#\d{5}", user.user_tag)
+    assert re.fullmatch(r"minsukim#\d{6}", user.user_tag)
     assert User.objects.get(pk=user.pk).user_tag == user.user_tag
 
 
 @pytest.mark.django_db
-def test_tag_of_a_name_without_latin_letters(make_user):
-    assert re.fullmatch(r"user#\d{5}", make_user("민수").user_tag)
-    assert re.fullmatch(r"jose#\d{5}", make_user("José").user_tag)
+def test_tag_of_a_name_without_latin_letters_reads_like_the_name(make_user):
+    assert re.fullmatch(r"minsu#\d{6}", make_user("민수").user_tag)
+    assert re.fullmatch(r"gimminsu#\d{6}", make_user("김 민수").user_tag)  # Revised Romanisation
+    assert re.fullmatch(r"dmitriy#\d{6}", make_user("Дмитрий").user_tag)
+    assert re.fullmatch(r"jose#\d{6}", make_user("José").user_tag)
+    assert re.fullmatch(r"user#\d{6}", make_user("!!!").user_tag)
 
 
 @pytest.mark.django_db
 def test_tag_comes_from_the_username_when_there_is_no_name():
     user = User.objects.create_user(username="Zed_99", password="pw-for-tests-123")
-    assert re.fullmatch(r"zed99#\d{5}", user.user_tag)
+    assert re.fullmatch(r"zed99#\d{6}", user.user_tag)
 
 
 @pytest.mark.django_db
@@ -84,12 +87,12 @@ def test_inserting_a_row_with_a_tag_in_other_case_fails(make_user):
 @pytest.mark.django_db
 def test_a_taken_tag_is_retried(make_user, predictable_tags):
     first = make_user("Sam")
-    assert first.user_tag == "sam#04242"
+    assert first.user_tag == "sam#004242"
     predictable_tags.drawn = False  # the next user draws the same number first
     second = make_user("Sam")
     assert second.user_tag.startswith("sam#")
     assert second.user_tag != first.user_tag
-    assert User.objects.filter(user_tag__iexact="sam#04242").count() == 1
+    assert User.objects.filter(user_tag__iexact="sam#004242").count() == 1
 
 
 @pytest.mark.django_db
@@ -144,4 +147,25 @@ def test_concurrent_users_with_the_same_name_get_distinct_tags(request, tags):
     assert len({t.lower() for t in stored}) == count
     assert sorted(stored) == sorted(u.user_tag for u in made)
     if tags == "colliding":
-        assert "twin#04242" in stored
+        assert "twin#004242" in stored
+
+
+@pytest.mark.django_db
+def test_pictures_load_only_from_the_providers_avatar_hosts_or_this_site(make_user, api):
+    allowed = [
+        "https://lh3.googleusercontent.com/a/ada",
+        "https://avatars.githubusercontent.com/u/583231?v=4",
+        "/media/avatars/7.png",
+    ]
+    refused = [
+        "https://tracker.example.net/pixel.png?who=alice",
+        "http://avatars.githubusercontent.com/u/1",  # not https
+        "https://avatars.githubusercontent.com.evil.example/u/1",
+        "https://user:pw@avatars.githubusercontent.com/u/1",
+        "//tracker.example.net/p.png",
+        "javascript:alert(1)",
+    ]
+    for picture in allowed:
+        assert api(make_user("Ann", picture=picture)).get("/api/user").json()["picture"] == picture
+    for picture in refused:
+        assert api(make_user("Ann", picture=picture)).get("/api/user").json()["picture"] == "", picture

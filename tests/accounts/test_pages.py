@@ -162,7 +162,7 @@ def test_a_new_local_account_signs_up_and_reaches_the_dashboard() -> None:
     assert response["Location"] == "/dashboard"
     user = User.objects.get(username="zoe")
     assert user.name == "zoe"
-    assert re.fullmatch(r"zoe#\d{5}", user.user_tag)
+    assert re.fullmatch(r"zoe#\d{6}", user.user_tag)
     dashboard = client.get("/dashboard")
     assert dashboard.status_code == 200
     assert user.user_tag in dashboard.content.decode()

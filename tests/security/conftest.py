@@ -66,6 +66,10 @@ def no_rate_limits(monkeypatch) -> None:
     """The fuzzers test parsing, not the flood guard (tested on its own): lift the limits."""
     for kind in list(consumers.RATE_LIMITS):
         monkeypatch.setitem(consumers.RATE_LIMITS, kind, 10**9)
+    from chatty import limits
+
+    for kind, limit in list(limits.LIMITS.items()):
+        monkeypatch.setitem(limits.LIMITS, kind, limits.Limit(10**9, limit.window))
 
 
 def texts_of(frames: list[dict[str, Any]]) -> str:

@@ -45,6 +45,10 @@ SUCCESS_KEYS = {
     "/api/auth/logout": {200: set()},
     "/api/friend/add-friend": {201: {"friendUserTag", "friendName", "friendId"}},
     "/api/friend/delete-friend": {200: {"friendId"}},
+    "/api/friend/block": {200: {"userId"}},
+    "/api/friend/unblock": {200: {"userId"}},
+    "/api/friend/blocked": {200: {"blocked"}},
+    "/api/auth/logout-everywhere": {200: {"ok"}},
     "/api/chat/create-chat": {200: {"chatroomId", "created"}, 201: {"chatroomId", "created"}},
     "/api/chat/chat-info": {200: {"id", "title", "kind", "participants", "messages", "hasMore"}},
 }
@@ -53,6 +57,8 @@ POST_ENDPOINTS = [
     "/api/auth/logout",
     "/api/friend/add-friend",
     "/api/friend/delete-friend",
+    "/api/friend/block",
+    "/api/friend/unblock",
     "/api/chat/create-chat",
 ]
 GET_ENDPOINTS = [
@@ -61,6 +67,7 @@ GET_ENDPOINTS = [
     "/api/friend",
     "/api/user",
     "/api/auth/check-auth",
+    "/api/friend/blocked",
 ]
 ALL_ENDPOINTS = [*POST_ENDPOINTS, *GET_ENDPOINTS]
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "TRACE", "CONNECT", "PROPFIND", "get", "FOO"]
@@ -111,6 +118,8 @@ FIELDS = {
     "/api/auth/logout": "next",
     "/api/friend/add-friend": "friendUserTag",
     "/api/friend/delete-friend": "friendId",
+    "/api/friend/block": "userId",
+    "/api/friend/unblock": "userId",
     "/api/chat/create-chat": "friendIds",
 }
 
@@ -417,6 +426,8 @@ def test_lone_surrogates_in_bodies_are_400_not_500(people):
         ("/api/friend/add-friend", b'{"friendUserTag": "abc\\udfff"}'),
         ("/api/friend/add-friend", b'{"friendUserTag": "\\udbff\\udbff", "\\ud800": 1}'),
         ("/api/friend/delete-friend", b'{"friendId": "\\ud800"}'),
+        ("/api/friend/block", b'{"userId": "\\ud800"}'),
+        ("/api/friend/unblock", b'{"userId": "1\\udfff"}'),
         ("/api/chat/create-chat", b'{"friendIds": ["\\ud800"]}'),
         ("/api/chat/create-chat", b'{"friendIds": "\\ud800"}'),
         ("/api/auth/token", b'{"minutes": "\\ud800"}'),
@@ -437,6 +448,24 @@ def test_lone_surrogates_in_bodies_are_400_not_500(people):
         except AssertionError as exc:
             failures.append(f"chat-info?{query}: {exc}")
     assert not failures, failures
+
+
+@settings(max_examples=20, **SETTINGS)
+@given(bodies=st.lists(st.dictionaries(st.text(max_size=10), json_values, max_size=4), min_size=3, max_size=3))
+def test_logout_everywhere_takes_no_orders_from_its_body(people, bodies, make_user, token_for):
+    """Whatever the body says (a userId, a token, garbage), it ends the caller's own sessions."""
+    victim = make_user("Victim")
+    victim_token = token_for(victim)
+    for body in bodies:
+        caller = make_user("Caller")
+        client, headers = _session_client(caller)
+        body = {**body, "userId": str(victim.pk), "token": victim_token}
+        response = client.post(
+            "/api/auth/logout-everywhere", data=json.dumps(body), content_type="application/json", headers=headers
+        )
+        check(response, "/api/auth/logout-everywhere", test="logout_everywhere")
+        assert response.status_code == 200
+    assert Client().get("/api/user", headers={"Authorization": f"Bearer {victim_token}"}).status_code == 200
 
 
 def test_zz_total_bodies():

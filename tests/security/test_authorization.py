@@ -128,11 +128,11 @@ def _outsider(world: Any, name: str) -> Any:
     return getattr(world, name)
 
 
-def _counts() -> tuple[int, int, int]:
+def _counts() -> tuple[int, int, int, int]:
     from chats.models import ChatRoom, Message
-    from friends.models import Friendship
+    from friends.models import Block, Friendship
 
-    return ChatRoom.objects.count(), Message.objects.count(), Friendship.objects.count()
+    return ChatRoom.objects.count(), Message.objects.count(), Friendship.objects.count(), Block.objects.count()
 
 
 # --- HTTP: callers without a user ---------------------------------------------------------
@@ -148,6 +148,10 @@ JSON_ENDPOINTS = [
     ("POST", "/api/friend/add-friend", "bob-tag"),
     ("POST", "/api/friend/delete-friend", "bob-id"),
     ("POST", "/api/chat/create-chat", "bob-ids"),
+    ("POST", "/api/auth/logout-everywhere", {}),
+    ("POST", "/api/friend/block", "bob-user"),
+    ("POST", "/api/friend/unblock", "bob-user"),
+    ("GET", "/api/friend/blocked", None),
 ]
 
 
@@ -158,6 +162,7 @@ def _body(world: Any, body: Any) -> Any:
         "bob-tag": {"friendUserTag": world.bob.user_tag},
         "bob-id": {"friendId": str(world.bob.pk)},
         "bob-ids": {"friendIds": [str(world.bob.pk)]},
+        "bob-user": {"userId": str(world.bob.pk)},
     }.get(body, body)
 
 
@@ -195,6 +200,43 @@ def test_an_expired_token_cannot_mint_a_fresh_one(world, token_for):
 
 
 # --- HTTP: signed-in outsiders ------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("via", ["session", "token"])
+def test_blocks_are_the_blockers_own_and_no_one_elses(world, token_for, via):
+    """Alice blocks Bob. Eve cannot lift it, Bob cannot lift it, a `blockerId` in the body
+    is ignored, and nobody but Alice sees whom she blocked."""
+    from friends.models import Block
+
+    def http_for(user: Any) -> Http:
+        return Http(user=user) if via == "session" else Http(token=token_for(user))
+
+    assert http_for(world.alice).post("/api/friend/block", {"userId": str(world.bob.pk)}).status_code == 200
+    for who in (world.eve, world.bob):
+        http = http_for(who)
+        for target in (world.bob, world.alice):
+            body = {"userId": str(target.pk), "blockerId": str(world.alice.pk)}
+            assert_error(http.post("/api/friend/unblock", body), 404, {"not_found"})
+        assert http.get("/api/friend/blocked").json() == {"blocked": []}
+    assert Block.objects.filter(blocker=world.alice, blocked=world.bob).exists()
+    # Bob, blocked, cannot reach Alice: not as a friend, not in their direct room.
+    bob = http_for(world.bob)
+    assert_error(bob.post("/api/friend/add-friend", {"friendUserTag": world.alice.user_tag}), 404, {"not_found"})
+    before = _counts()
+    response = bob.form(f"/dashboard/chat/{world.ab.pk}/send", {"message": "let me in"})
+    assert response.status_code in ({302} if via == "session" else {302, 403})
+    assert _counts() == before
+
+
+@pytest.mark.django_db
+def test_logout_everywhere_ends_only_the_callers_sessions(world, token_for):
+    bob_token = token_for(world.bob)
+    bob_session = Http(user=world.bob)
+    response = Http(user=world.alice).post("/api/auth/logout-everywhere", {"userId": str(world.bob.pk)})
+    assert response.status_code == 200
+    assert Http(token=bob_token).get("/api/user").status_code == 200
+    assert bob_session.get("/api/user").status_code == 200
 
 
 @pytest.mark.django_db

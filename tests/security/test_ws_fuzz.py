@@ -53,7 +53,20 @@ SETTINGS = {
         HealthCheck.filter_too_much,
     ],
 }
-KNOWN_TYPES = ["userOnline", "changeStatus", "connectToRoom", "leaveChatroom", "sendMessage", "markRead", "typing"]
+KNOWN_TYPES = [
+    "userOnline",
+    "changeStatus",
+    "connectToRoom",
+    "leaveChatroom",
+    "sendMessage",
+    "markRead",
+    "typing",
+    # SPEC §9
+    "editMessage",
+    "deleteMessage",
+    "react",
+    "markUnread",
+]
 FIELD_ERRORS = {"invalid", "not_found", "not_participant", "too_long"}
 
 
@@ -752,3 +765,42 @@ def test_zz_no_frame_reached_the_catch_all():
 def test_zz_total_frames():
     print(f"\nwebsocket frames tried: {FRAMES_TRIED['n']} {FRAMES_TRIED['by_test']}")
     assert FRAMES_TRIED["n"] >= 10_000, FRAMES_TRIED
+
+
+@settings(max_examples=10, **SETTINGS)
+@given(
+    frames=st.lists(
+        st.fixed_dictionaries(
+            {"type": st.just("sendMessage"), "message": st.text(min_size=1, max_size=50)},
+            optional={"clientId": st.text(min_size=1, max_size=20), "replyToId": st.integers(0, 10**6)},
+        ),
+        min_size=20,
+        max_size=20,
+    )
+)
+async def test_a_read_only_direct_room_stores_nothing_whatever_is_sent(fuzz_world, no_rate_limits, frames):
+    """Bob is blocked by Alice: nothing he sends to their direct room is stored, every frame
+    gets one error (forbidden for a real text), and his socket stays usable."""
+    from asgiref.sync import sync_to_async
+
+    from accounts.tokens import issue_token
+    from friends.services import block_create
+
+    from .wsutil import communicator, open_ready, wait_for
+
+    world = fuzz_world
+    await sync_to_async(block_create)(user=world.alice, other_id=world.bob.pk)
+    before = await _message_count()
+    token, _expires = await sync_to_async(issue_token)(user=world.bob)
+    comm = await open_ready(communicator(token=token))
+    try:
+        for frame in [*frames, {"type": "sendMessage", "message": "hello?", "clientId": "plain"}]:
+            await comm.send_json_to({**frame, "chatroomId": str(world.ab.pk)})
+            error = await wait_for(comm, "error", timeout=5)
+            assert error["error"] in {"forbidden", "invalid", "not_found", "too_long"}, (frame, error)
+        assert error["error"] == "forbidden", "a plain text in a read-only room is forbidden"
+        assert await _message_count() == before
+        await comm.send_json_to({"type": "userOnline"})
+        await wait_for(comm, "retrieveCurrentUser", timeout=5)
+    finally:
+        await comm.disconnect(timeout=5)

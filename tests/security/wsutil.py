@@ -20,7 +20,17 @@ HOST = "127.0.0.1:8000"
 ALLOWED_ORIGIN = f"http://{HOST}"
 
 # SPEC §4: error codes of a bad frame.
-WS_ERROR_CODES = {"bad_json", "unknown_type", "invalid", "not_participant", "not_found", "too_long", "rate_limited"}
+# SPEC §9 adds `forbidden` (a message that is not yours, a read-only direct room).
+WS_ERROR_CODES = {
+    "bad_json",
+    "unknown_type",
+    "invalid",
+    "not_participant",
+    "not_found",
+    "too_long",
+    "rate_limited",
+    "forbidden",
+}
 # SPEC §4: every frame type the server may send.
 SERVER_TYPES = {
     "retrieveCurrentUser",
@@ -37,6 +47,14 @@ SERVER_TYPES = {
     "addedInChatroom",
     "messageDeleted",
     "error",
+    # SPEC §9
+    "messageEdited",
+    "reactionsChanged",
+    "unreadCount",
+    "readBy",
+    "chatroomUpdated",
+    "removedFromChatroom",
+    "friendUpdated",
 }
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FLOODING = 4429
