@@ -6,8 +6,11 @@
 For each database it seeds its own database with `seed_demo` (a SQLite file under
 bench/.data/, a PostgreSQL database `chatty_bench`, created when missing), or with --reuse
 keeps one already seeded to the asked size; then it times, in-process, the selectors the API
-uses: `chats.selectors.history` (the newest page and a `before` page deep in the biggest room)
-and `chats.selectors.chat_list` for a user with 50 rooms, and prints p50/p99/mean.
+uses: `chats.selectors.history` (the newest page and a `before` page deep in the biggest room),
+`chats.selectors.chat_list` for a user with 50 rooms, and `chats.search.search_messages` (the
+search API's selector, first page of 20) for that user: a common word, two words, a word
+found nowhere, a word of two letters (no trigram index can serve it) and a Korean one, and
+prints p50/p99/mean.
 
 Each database runs in its own child process (Django's settings are fixed once per process).
 PostgreSQL is reached at $BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/chatty_bench).
@@ -191,6 +194,7 @@ def measure(args: argparse.Namespace, *, reused: bool, seed_seconds: float | Non
 
     from accounts.models import User
     from chats.models import ChatRoom, Message, Participant
+    from chats.search import SearchQuery, search_messages, split_words
     from chats.selectors import chat_list, history
 
     big = (
@@ -216,6 +220,22 @@ def measure(args: argparse.Namespace, *, reused: bool, seed_seconds: float | Non
         f"chat_list, {big_count:,} unread in one room": (lambda: chat_list(user=user), (big_room, user.pk)),
     }
     assert len(chat_list(user=user)) == member["n"]
+
+    def search(q: str) -> Callable[[], Any]:
+        query = SearchQuery(words=split_words(q), room_id=None, before=None, limit=20)
+        return lambda: search_messages(user_id=user.pk, query=query)
+
+    # The seeded texts are 40 phrases: "meeting" is in one of them (2.5 % of all messages),
+    # "birthday" + "happy" in another; "zebra" and "회의" are in none, so the whole of the
+    # user's history is looked at; "hi" (two letters) gets nothing from a trigram index.
+    for q, label in (
+        ("meeting", "common word"),
+        ("happy birthday", "two words"),
+        ("zebra", "found nowhere"),
+        ("hi", "two letters"),
+        ("회의", "Korean, found nowhere"),
+    ):
+        cases[f"search {q!r} ({label})"] = (search(q), None)
 
     timings = {}
     for name, (call, never_read) in cases.items():

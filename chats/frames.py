@@ -12,6 +12,7 @@ from channels.db import database_sync_to_async
 
 from chats import fragments, inputs, selectors, services
 from chats.models import CATCH_UP_LIMIT
+from chats.uploads import parse_attachment_ids
 from chatty import metrics
 from chatty.dbcalls import hot_db_call
 from chatty.errors import Invalid
@@ -158,7 +159,8 @@ async def send_message(conn: Conn, frame: dict[str, Any]) -> None:
     started = time.perf_counter()
     await conn.limit("sendMessage")
     room_id = room_id_of(frame)
-    text = inputs.clean_text(frame.get("message"))
+    attachment_ids = parse_attachment_ids(frame.get("attachmentIds"))
+    text = inputs.clean_text(frame.get("message"), allow_empty=bool(attachment_ids))
     client_id = inputs.clean_client_id(frame.get("clientId"))
     reply_to_id = optional_id(frame, "replyToId")
     viewers = await get_store().room_viewers(room_id)
@@ -169,6 +171,7 @@ async def send_message(conn: Conn, frame: dict[str, Any]) -> None:
         client_id=client_id,
         viewer_ids=viewers,
         reply_to_id=reply_to_id or None,
+        attachment_ids=attachment_ids,
     )
     conn.reply(
         {

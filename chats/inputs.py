@@ -26,12 +26,15 @@ __all__ = [
 _NOT_EMOJI_CATEGORIES = ("L", "N", "Z", "Cc", "Cs", "Co", "Cn")
 
 
-def clean_text(text: Any) -> str:
-    """A message's text (SPEC §2): 1 to 4,000 characters after trimming; kept as typed."""
+def clean_text(text: Any, *, allow_empty: bool = False) -> str:
+    """A message's text (SPEC §2): 1 to 4,000 characters after trimming; kept as typed.
+    `allow_empty`: a message with attachments may have no text (SPEC §10)."""
+    if allow_empty and text is None:
+        text = ""
     if not isinstance(text, str):
         raise Invalid("message must be a string.")
     trimmed = text.strip()
-    if not trimmed:
+    if not trimmed and not allow_empty:
         raise Invalid("The message is empty.")
     if not is_storable_text(text):
         raise Invalid("The message holds a NUL character or a lone surrogate.")

@@ -115,3 +115,6 @@ class Reaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.emoji} by {self.user_id} on {self.message_id}"
+
+
+from chats.attachments import Attachment  # noqa: E402,F401 (a model of this app, in its own module)

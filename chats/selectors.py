@@ -16,6 +16,7 @@ from chats.models import (
     Message,
     Participant,
 )
+from chats.uploads import attachments_by_message
 from chatty.errors import Invalid, NotFound, NotParticipant, parse_id
 
 
@@ -67,7 +68,10 @@ def message_payloads(messages: Sequence[Message], *, fresh: bool = False) -> lis
     all of them, once they exist; `fresh` (just stored, nothing attached by another path)
     is the send's way to skip every extra query.
     """
-    return [_payload(m, []) for m in messages]
+    if fresh or not messages:
+        return [_payload(m, []) for m in messages]
+    attachments = attachments_by_message([m.pk for m in messages])  # files: one query for all
+    return [_payload(m, attachments.get(m.pk, [])) for m in messages]
 
 
 def message_payload(message: Message, *, fresh: bool = False) -> dict[str, Any]:

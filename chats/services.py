@@ -22,6 +22,7 @@ from chats.selectors import (
     room_summaries,
     room_summary,
 )
+from chats.uploads import attach_to_message, parse_attachment_ids
 from chatty.errors import Forbidden, Invalid, NotFound, NotParticipant, parse_id
 from chatty.live import room_viewer_ids
 from chatty.realtime import members_group, publish_on_commit, room_group, user_group
@@ -191,6 +192,7 @@ def message_send(
     client_id: Any = None,
     viewer_ids: Iterable[int] | None = None,
     reply_to_id: int | None = None,
+    attachment_ids: Any = None,
 ) -> tuple[Message, bool]:
     """Store a message, then tell the room. Returns (message, created).
 
@@ -200,7 +202,8 @@ def message_send(
     have the room open (they have read the message), is looked up when not given.
     `reply_to_id`: the message of the same room it quotes (one more query).
     """
-    text = clean_text(text)
+    attachment_ids = parse_attachment_ids(attachment_ids)  # files: uploads of the sender, not yet sent
+    text = clean_text(text, allow_empty=bool(attachment_ids))
     client_id = clean_client_id(client_id)
     reply_to = None if reply_to_id is None else _quoted(user_id=sender.pk, room_id=room_id, reply_to_id=reply_to_id)
     viewers = room_viewer_ids(room_id) if viewer_ids is None else viewer_ids
@@ -219,7 +222,10 @@ def message_send(
             message = _insert_message(room_id=room_id, sender=sender, text=text, client_id=client_id, reply_to=reply_to)
             _advance_room(room_id=room_id, message=message)
             counts = _count_the_new_message(room_id=room_id, message_id=message.pk, reader_ids={sender.pk, *viewers})
-            payload = message_payload(message, fresh=True)  # no query: nothing reacted to it yet
+            # Invalid (the message goes back with it) unless each is the sender's unsent upload.
+            attach_to_message(message_id=message.pk, uploader_id=sender.pk, attachment_ids=attachment_ids)
+            # No query without attachments: nothing reacted to it yet.
+            payload = message_payload(message, fresh=not attachment_ids)
             publish_on_commit(
                 room_group(room_id), {"type": "chat.message", "message": payload, "previous_id": previous_id or 0}
             )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chats import views
+from chats import media, views
 
 urlpatterns = [
     path("dashboard", views.dashboard, name="dashboard"),
@@ -12,4 +12,6 @@ urlpatterns = [
     path("dashboard/chat/<int:room_id>/messages/<int:message_id>/delete", views.delete_message, name="message-delete"),
     path("dashboard/friends/add", views.add_friend, name="add-friend"),
     path("dashboard/chats/new", views.new_chat, name="new-chat"),
+    path("media/att/<int:attachment_id>/t/thumbnail.webp", media.attachment_thumbnail, name="attachment-thumbnail"),
+    path("media/att/<int:attachment_id>/<str:name>", media.attachment_file, name="attachment-file"),
 ]

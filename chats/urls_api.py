@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chats import api
+from chats import api, api_search, api_upload
 
 urlpatterns = [
     path("chat-list", api.chat_list, name="api-chat-list"),
@@ -14,4 +14,6 @@ urlpatterns = [
     path("rename", api.rename, name="api-rename"),
     path("add-members", api.add_members, name="api-add-members"),
     path("leave", api.leave, name="api-leave"),
+    path("search", api_search.search, name="api-chat-search"),
+    path("upload", api_upload.upload, name="api-chat-upload"),
 ]

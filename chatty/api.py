@@ -63,8 +63,11 @@ class ApiErrorMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return error_response(400, detail="Content-Length is not a number.")
-        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-            return error_response(413)
+        # A few paths take more than the 1 MiB of a JSON body (the upload's file, multipart).
+        limit = settings.CHATTY_BODY_LIMITS.get(request.path)
+        if length > (limit or settings.DATA_UPLOAD_MAX_MEMORY_SIZE):
+            detail = f"The request body is larger than {limit // 2**20} MiB." if limit else None
+            return error_response(413, detail=detail)
         response = self.get_response(request)
         if response.status_code >= 400 and not _is_json(response):
             # CSRF failures already answer JSON (csrf_failure); anything else HTML becomes JSON here.
@@ -161,8 +164,9 @@ def parse_json_body(request: HttpRequest) -> dict[str, Any]:
     return data
 
 
-def api_view(*methods: str, auth: bool = True) -> Callable:
-    """Wrap a JSON view: `fn(request, user, body)` returns `(status, payload)` or a response."""
+def api_view(*methods: str, auth: bool = True, json_body: bool = True) -> Callable:
+    """Wrap a JSON view: `fn(request, user, body)` returns `(status, payload)` or a response.
+    `json_body=False`: the view reads request.POST / request.FILES itself (multipart)."""
 
     allowed = {m.upper() for m in methods}
     if "GET" in allowed:
@@ -182,7 +186,8 @@ def api_view(*methods: str, auth: bool = True) -> Callable:
                     rejected = _csrf_check.process_view(request, None, (), {})
                     if rejected is not None:
                         return rejected
-                body = parse_json_body(request) if request.method in {"POST", "PUT", "PATCH"} else {}
+                json_method = request.method in {"POST", "PUT", "PATCH"}
+                body = parse_json_body(request) if json_method and json_body else {}
                 result = fn(request, user, body, *args, **kwargs)
             except RequestDataTooBig:
                 return error_response(413)

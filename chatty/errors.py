@@ -62,6 +62,12 @@ class TooLong(ChattyError):
     default_detail = _("The message is too long.")
 
 
+class TooLarge(ChattyError):
+    code = "too_large"
+    status = 413
+    default_detail = "The request body is too large."
+
+
 class RateLimited(ChattyError):
     code = "rate_limited"
     status = 429

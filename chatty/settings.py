@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -298,6 +299,28 @@ elif DEBUG:
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Chatty <chatty@localhost>")
 # --- end trust ----------------------------------------------------------------------------
+
+# --- uploads and media (files; SPEC §10, §11) ------------------------------------------
+# Uploads go through Django's storage API: a local folder by default (MEDIA_ROOT), any storage
+# backend (django-storages' S3, ...) by CHATTY_MEDIA_STORAGE (its class) and
+# CHATTY_MEDIA_STORAGE_OPTIONS (a JSON object of its options). Nothing serves MEDIA_ROOT as a
+# folder: attachments are served by chats/media.py to those who may see them.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media")
+MEDIA_URL = "/media/"
+STORAGES = {
+    "default": {
+        "BACKEND": os.environ.get("CHATTY_MEDIA_STORAGE") or "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": json.loads(os.environ.get("CHATTY_MEDIA_STORAGE_OPTIONS") or "{}"),
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+CHATTY_MAX_UPLOAD_MB = int(os.environ.get("CHATTY_MAX_UPLOAD_MB", "10"))
+# Bodies allowed past the JSON API's 1 MiB (chatty/api.py): the upload's multipart body holds
+# the file and a little framing.
+CHATTY_BODY_LIMITS = {"/api/chat/upload": CHATTY_MAX_UPLOAD_MB * 1024 * 1024 + 64 * 1024}
+# With nginx in front: the `internal` location that serves MEDIA_ROOT (deploy/nginx/chatty.conf),
+# e.g. /protected-media/. Empty: Django streams the files itself.
+CHATTY_MEDIA_ACCEL_REDIRECT = os.environ.get("CHATTY_MEDIA_ACCEL_REDIRECT", "")
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ko", "한국어")]

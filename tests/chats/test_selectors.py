@@ -134,7 +134,7 @@ def test_chat_list_takes_the_same_queries_for_1_and_30_rooms(people, room, make_
         send(friend, new, 2)
     assert len(chat_list(user=alice)) == 30
     assert _chat_list_queries(alice) == one
-    assert one <= 2
+    assert one <= 3  # rooms, members, the last messages' attachments
 
 
 # --- one room --------------------------------------------------------------------------
@@ -264,7 +264,7 @@ def test_a_page_of_50_with_replies_and_reactions_takes_one_query(people, room, d
     from chats.selectors import message_payloads
 
     _, carol, r, sent = _page_of_50_with_replies_and_reactions(people, room)
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):  # the page, and the attachments of all of it
         payloads = message_payloads(history(room_id=r.pk, limit=50)[0])
     assert len(payloads) == 50
     assert payloads[1]["replyTo"] == {"id": str(sent[0].pk), "senderName": "Alice", "excerpt": "m0"}
@@ -272,7 +272,7 @@ def test_a_page_of_50_with_replies_and_reactions_takes_one_query(people, room, d
         {"emoji": "👍", "userIds": [str(carol.pk)]},
         {"emoji": "🎉", "userIds": [str(sent[0].sender_id)]},
     ]
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):
         replay = message_payloads(messages_after(room_id=r.pk, after_id=0)[0])
     assert replay == payloads
 
@@ -282,4 +282,4 @@ def test_the_chat_list_carries_the_extended_last_message_in_the_same_queries(peo
     [summary] = chat_list(user=alice)
     assert summary["lastMessage"]["replyTo"] == {"id": str(sent[48].pk), "senderName": "Alice", "excerpt": "m48"}
     assert summary["lastMessage"]["editedAt"] is None and summary["lastMessage"]["attachments"] == []
-    assert _chat_list_queries(alice) <= 2
+    assert _chat_list_queries(alice) <= 3

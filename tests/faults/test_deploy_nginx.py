@@ -6,16 +6,18 @@ operators to copy:
 - `deploy/systemd/chatty@.service`: both processes are started with its ExecStart word for
   word (`%i` = a free port, `/srv/chatty/app` = this checkout) in the environment of
   `deploy/chatty.env.example`, of which only SECRET_KEY (the tests' key, which signs the bearer
-  tokens), DATABASE_URL (the pytest-django test database) and REDIS_URL (a Redis database
-  leased for this run) are replaced. `deploy/Procfile` must hold the same command.
+  tokens), DATABASE_URL (the pytest-django test database), REDIS_URL (a Redis database
+  leased for this run) and MEDIA_ROOT (a folder of this test) are replaced. `deploy/Procfile`
+  must hold the same command.
 - `deploy/nginx/chatty.conf`: included, as Debian's nginx.conf includes sites-enabled/, in the
   http {} block of a private nginx (`nginx -p <tmp> -c <tmp>/nginx.conf -g 'daemon off;'`,
   logs, pid and temporary files in <tmp>). The test replaces only what a test machine cannot
   have, each replacement matching exactly once (a shipped file the test does not understand
   fails it): `listen 443`/`listen 80` become free ports on 127.0.0.1, the Let's Encrypt
   certificate a self-signed one for chat.example.com made with openssl, the upstream ports
-  8001/8002 the ports the processes got, and /srv/chatty/app/staticfiles/ the directory this
-  test's collectstatic filled (the checkout's own staticfiles/ is left alone: other runs share it).
+  8001/8002 the ports the processes got, /srv/chatty/app/staticfiles/ the directory this
+  test's collectstatic filled (the checkout's own staticfiles/ is left alone: other runs share it)
+  and /srv/chatty/media/ the processes' MEDIA_ROOT.
 
 Clients talk https to nginx with `Host: chat.example.com`, as they would to the real site, each
 connection from a loopback address of its own (127.0.0.2, 127.0.0.3, ...). uvicorn's access log
@@ -73,6 +75,7 @@ NGINX_SITE = DEPLOY / "nginx" / "chatty.conf"
 ENV_EXAMPLE = DEPLOY / "chatty.env.example"
 DOC = BASE_DIR / "docs" / "deploy.md"
 APP_DIR = "/srv/chatty/app"  # where the recipe puts the code
+MEDIA_DIR = "/srv/chatty/media"  # where it keeps uploads (MEDIA_ROOT)
 SITE = "chat.example.com"
 UVICORN = BASE_DIR / ".venv" / "bin" / "uvicorn"
 PYTHON = BASE_DIR / ".venv" / "bin" / "python"
@@ -132,11 +135,13 @@ def env_file() -> dict[str, str]:
     return values
 
 
-def service_env(database_url: str, redis_url: str) -> dict[str, str]:
+def service_env(database_url: str, redis_url: str, media_root: Path) -> dict[str, str]:
     values = env_file()
-    for key in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL"):
+    for key in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MEDIA_ROOT"):
         assert key in values, f"{ENV_EXAMPLE} has no {key}"
-    values.update(SECRET_KEY=settings.SECRET_KEY, DATABASE_URL=database_url, REDIS_URL=redis_url)
+    values.update(
+        SECRET_KEY=settings.SECRET_KEY, DATABASE_URL=database_url, REDIS_URL=redis_url, MEDIA_ROOT=str(media_root)
+    )
     # What systemd gives a service besides EnvironmentFile=; nothing of the test's environment.
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(Path.home()), **values}
 
@@ -244,11 +249,14 @@ class UnitProcess(ServerProcess):
 class Nginx:
     """A private nginx serving deploy/nginx/chatty.conf (with the substitutions above)."""
 
-    def __init__(self, root: Path, upstream_ports: list[int], static_root: Path, cert: Path, key: Path) -> None:
+    def __init__(
+        self, root: Path, upstream_ports: list[int], static_root: Path, media_root: Path, cert: Path, key: Path
+    ) -> None:
         self.name = "nginx"
         self.root = root
         self.upstream_ports = upstream_ports
         self.static_root = static_root
+        self.media_root = media_root
         self.cert, self.key = cert, key
         self.port: int | None = None  # https
         self.http_port: int | None = None
@@ -268,12 +276,13 @@ class Nginx:
                 for doc_port, port in zip(DOC_PORTS, self.upstream_ports, strict=True)
             ),
             (f"{APP_DIR}/staticfiles/", f"{self.static_root}/"),
+            (f"{MEDIA_DIR}/", f"{self.media_root}/"),
         ]
         for old, new in replacements:
             assert text.count(old) == 1, f"{NGINX_SITE}: expected {old!r} exactly once; update this test"
             text = text.replace(old, new)
         settings_lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
-        assert not any(APP_DIR in line or "listen 443" in line for line in settings_lines)
+        assert not any(APP_DIR in line or MEDIA_DIR in line or "listen 443" in line for line in settings_lines)
         return text
 
     def main_config(self) -> str:
@@ -391,6 +400,87 @@ async def open_via_nginx(nginx: Nginx, token: str, name: str, source: str, origi
     return WsClient(ws, name, nginx.port or 0)
 
 
+def post_file(nginx: Nginx, path: str, token: str, filename: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """A multipart POST with field `file`, over https to nginx, with a bearer token."""
+    boundary = secrets.token_hex(16)
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    conn = http.client.HTTPSConnection("127.0.0.1", nginx.port, timeout=WAIT, context=nginx.tls)
+    try:
+        conn.request(
+            "POST",
+            path,
+            body=body,
+            headers={
+                "Host": SITE,
+                "Authorization": f"Bearer {token}",
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+            },
+        )
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
+def check_attachments_through_nginx(nginx, media_root, alice, room, alice_token, bob_token, stranger_token) -> None:
+    """Alice uploads, then sends to the room she shares with Bob."""
+    import io
+
+    from PIL import Image
+
+    from chats.attachments import Attachment
+    from chats.services import message_send
+    from chats.uploads import attach_to_message
+
+    noise = Image.frombytes("RGB", (1024, 1024), os.urandom(1024 * 1024 * 3))  # incompressible
+    out = io.BytesIO()
+    noise.save(out, "PNG")
+    assert out.tell() > 3 * 1024 * 1024
+    status, _, body = post_file(nginx, "/api/chat/upload", alice_token, "noise.png", out.getvalue())
+    assert status == 201, body[:500]
+    uploaded = json.loads(body)
+    assert (uploaded["contentType"], uploaded["width"], uploaded["height"]) == ("image/png", 1024, 1024)
+    stored = media_root / Attachment.objects.get(pk=uploaded["id"]).file
+    assert stored.stat().st_size == uploaded["size"]
+
+    def fetch(url: str, token: str) -> tuple[int, dict[str, str], bytes]:
+        return get(nginx.port, url, tls=nginx.tls, headers={"Authorization": f"Bearer {token}"})
+
+    status, headers, served = fetch(uploaded["url"], alice_token)
+    assert status == 200
+    assert served == stored.read_bytes()
+    assert headers["content-type"] == "image/png"
+    assert headers["content-disposition"].startswith("inline")
+    assert "x-accel-redirect" not in headers
+    status, headers, thumbnail = fetch(uploaded["thumbnailUrl"], alice_token)
+    assert (status, headers["content-type"], thumbnail[:4], thumbnail[8:12]) == (200, "image/webp", b"RIFF", b"WEBP")
+    assert fetch(uploaded["url"], bob_token)[0] == 404  # not sent yet: its uploader only
+    assert get(nginx.port, uploaded["url"], tls=nginx.tls)[0] == 404  # nobody signed in
+    name = Attachment.objects.get(pk=uploaded["id"]).file
+    assert get(nginx.port, f"/protected-media/{name}", tls=nginx.tls)[0] == 404  # internal only
+
+    message, _ = message_send(sender=alice, room_id=room.pk, text="a picture")
+    attach_to_message(message_id=message.pk, uploader_id=alice.pk, attachment_ids=[int(uploaded["id"])])
+    status, _, served = fetch(uploaded["url"], bob_token)
+    assert (status, served == stored.read_bytes()) == (200, True)
+    assert fetch(uploaded["url"], stranger_token)[0] == 404
+    assert fetch(uploaded["thumbnailUrl"], stranger_token)[0] == 404
+
+    # Too large: one byte over 10 MiB is Django's answer, 12 MiB nginx's; both JSON.
+    for size, detail in ((10 * 1024 * 1024 + 1, "10 MiB"), (12 * 1024 * 1024, "too large")):
+        status, headers, body = post_file(nginx, "/api/chat/upload", alice_token, "big.bin", os.urandom(size))
+        assert (status, headers["content-type"]) == (413, "application/json"), body[:300]
+        assert json.loads(body)["error"] == "too_large"
+        assert detail in json.loads(body)["detail"]
+
+
 def psql_url(url: str, dbname: str) -> str:
     return url.rsplit("/", 1)[0] + f"/{dbname}"
 
@@ -430,7 +520,8 @@ def test_two_uvicorn_processes_behind_nginx_with_postgres_and_redis(
     require_postgres_and_redis()
     redis_db_lease.flush()
     database_url = postgres_url(settings.DATABASES["default"])
-    env = service_env(database_url, redis_url_with_db(settings.REDIS_URL, redis_db_lease.db))
+    media_root = stack_dir / "media"
+    env = service_env(database_url, redis_url_with_db(settings.REDIS_URL, redis_db_lease.db), media_root)
     units = [UnitProcess("chatty@A", env), UnitProcess("chatty@B", env)]
     request.node.chatty_servers = list(units)
     nginx: Nginx | None = None
@@ -460,7 +551,7 @@ def test_two_uvicorn_processes_behind_nginx_with_postgres_and_redis(
                 *("-keyout", str(key), "-out", str(cert)),
             ]
         )
-        nginx = Nginx(stack_dir, [u.port for u in units if u.port], static_root, cert, key)
+        nginx = Nginx(stack_dir, [u.port for u in units if u.port], static_root, media_root, cert, key)
         request.node.chatty_servers.append(nginx)
         nginx.start()
         a, b = units
@@ -493,7 +584,6 @@ def test_two_uvicorn_processes_behind_nginx_with_postgres_and_redis(
         assert headers["cache-control"] == "max-age=604800"  # `expires 7d`
         assert "GET /static/" not in a.log() + b.log()
 
-        # Websockets through nginx, one client on each process, exchange messages in a room.
         alice, bob = make_user("Alice"), make_user("Bob")
         befriend(alice, bob)
         from chats.models import Message
@@ -502,6 +592,18 @@ def test_two_uvicorn_processes_behind_nginx_with_postgres_and_redis(
         room, _ = room_create(creator=alice, friend_ids=[bob.pk])
         rid = str(room.pk)
         tokens = {"alice": token_for(alice), "bob": token_for(bob)}
+
+        # Uploads: a 3 MiB image (over nginx's 2m for other bodies) through the upload location;
+        # its file comes from nginx's internal location (Django answers X-Accel-Redirect and no
+        # body), to its uploader only until it is sent, then to the room's participants.
+        dana, eli = make_user("Dana"), make_user("Eli")
+        befriend(dana, eli)
+        dana_eli, _ = room_create(creator=dana, friend_ids=[eli.pk])
+        check_attachments_through_nginx(
+            nginx, media_root, dana, dana_eli, token_for(dana), token_for(eli), token_for(make_user("Carol"))
+        )
+
+        # Websockets through nginx, one client on each process, exchange messages in a room.
 
         async def scenario() -> str:
             clients: list[WsClient] = []
