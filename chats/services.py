@@ -122,18 +122,18 @@ def _sql(statement: str, params: list[Any]) -> list[tuple[Any, ...]]:
 
 
 def _lock_room_for_sender(*, room_id: int, sender_id: int) -> Any:
-    """The room's newest message id (None: no message yet), its row locked for this
-    transaction; _NOT_A_MEMBER when the sender does not take part in it (or it is gone).
+    """(The room's newest message id (None: no message yet), its kind), its row locked for
+    this transaction; _NOT_A_MEMBER when the sender does not take part in it (or it is gone).
     These three statements are the hot path of every send: plain SQL, no ORM compiling."""
     room = connection.ops.quote_name(ChatRoom._meta.db_table)
     member = connection.ops.quote_name(Participant._meta.db_table)
     lock = " FOR UPDATE OF r" if connection.features.has_select_for_update_of else ""
     rows = _sql(
-        f"SELECT r.last_message_id FROM {room} r JOIN {member} p ON p.room_id = r.id"  # noqa: S608
+        f"SELECT r.last_message_id, r.kind FROM {room} r JOIN {member} p ON p.room_id = r.id"  # noqa: S608
         f" WHERE r.id = %s AND p.user_id = %s{lock}",
         [room_id, sender_id],
     )
-    return rows[0][0] if rows else _NOT_A_MEMBER
+    return (rows[0][0], rows[0][1]) if rows else _NOT_A_MEMBER
 
 
 def _insert_message(
@@ -213,11 +213,13 @@ def message_send(
             # handed out in commit order, and each event names the message before it, so a
             # socket that sees a gap (events of two processes crossing) fetches what it missed.
             # The same query checks that the sender takes part in the room.
-            previous_id = _lock_room_for_sender(room_id=room_id, sender_id=sender.pk)
-            if previous_id is _NOT_A_MEMBER:
+            locked = _lock_room_for_sender(room_id=room_id, sender_id=sender.pk)
+            if locked is _NOT_A_MEMBER:
                 room_for_member(user_id=sender.pk, room_id=room_id)  # raises NotFound / NotParticipant
                 raise NotParticipant()
-            ensure_writable(room_id=room_id, user_id=sender.pk)  # a direct room of ex-friends is read-only
+            previous_id, kind = locked
+            # A direct room of ex-friends is read-only (a group costs no query for it).
+            ensure_writable(room_id=room_id, user_id=sender.pk, kind=kind)
             # A repeated clientId fails here on the unique constraint (sender, client_id).
             message = _insert_message(room_id=room_id, sender=sender, text=text, client_id=client_id, reply_to=reply_to)
             _advance_room(room_id=room_id, message=message)

@@ -81,11 +81,12 @@ def test_sending_without_a_reply_costs_no_query_for_the_payload(people, room, dj
     alice, bob = people("Alice", "Bob")
     r = room(alice, bob)
     parent = send(bob, r, "first")
-    # Savepoint, lock + membership, insert, advance the room, count, release: as before §9.
-    with django_assert_num_queries(6):
+    # Savepoint, lock + membership, insert, advance the room, count, release: as before §9;
+    # plus, in a direct room, the read-only check (still friends?). No query for the payload.
+    with django_assert_num_queries(7):
         message_send(sender=alice, room_id=r.pk, text="plain", viewer_ids=[])
     # With a reply: one query more, for the parent.
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         message_send(sender=alice, room_id=r.pk, text="reply", viewer_ids=[], reply_to_id=parent.pk)
 
 
@@ -413,3 +414,12 @@ def test_reactions_at_once_are_all_kept(people, room):
     # Each toggle read and rewrote the list under the message's lock: none was lost.
     assert sorted(r["emoji"] for r in stored) == sorted(emoji)
     assert Reaction.objects.filter(message=m).count() == 6
+
+
+def test_a_send_to_a_group_costs_no_query_for_the_read_only_check(people, django_assert_num_queries):
+    from chats.services import room_create
+
+    alice, bob, carol = people("Alice", "Bob", "Carol")
+    group, _ = room_create(creator=alice, friend_ids=[bob.pk, carol.pk])
+    with django_assert_num_queries(6):  # as before blocks existed: the room's kind comes with its lock
+        message_send(sender=alice, room_id=group.pk, text="to the group", viewer_ids=[])
