@@ -11,6 +11,7 @@ take the room row's lock. SQLite keeps the single thread (one writer at a time a
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -35,4 +36,8 @@ def hot_db_call(func: Callable[..., Any]) -> Callable[..., Any]:
         return database_sync_to_async(func)
     if _executor is None:
         _executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="chatty-db")
+        # A database thread needs the GIL back after every round trip, and a busy event loop
+        # hands it over only every switch interval (5 ms by default): a send of six
+        # statements waited up to 30 ms for it. A shorter interval lets them through.
+        sys.setswitchinterval(settings.CHATTY_SWITCH_INTERVAL)
     return database_sync_to_async(func, thread_sensitive=False, executor=_executor)

@@ -109,6 +109,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "chatty.urls"
 # Seconds between re-checks of every open socket's session or token (SPEC §9: a socket does
 # not outlive its session); a check is one or two indexed queries per distinct session.
+# Seconds between the interpreter's GIL hand-overs when database threads run (chatty/dbcalls.py).
+CHATTY_SWITCH_INTERVAL = float(os.environ.get("CHATTY_SWITCH_INTERVAL", "0.0005"))
 CHATTY_SOCKET_RECHECK_SECONDS = float(os.environ.get("CHATTY_SOCKET_RECHECK_SECONDS", "30"))
 CHATTY_BEARER_AUTH = "accounts.tokens.user_from_bearer"  # token -> active user or None (HTTP API)
 ASGI_APPLICATION = "chatty.asgi.application"
