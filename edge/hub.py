@@ -216,6 +216,7 @@ class Hub:
         stream = self.streams.get(int(payload["chatroomId"]))
         if stream is not None:
             metrics.deliveries(len(stream))  # counted once per message, not per socket
+            metrics.frame_out("message", len(stream))
         return protocol.ROOMS.render_message(payload)
 
     # --- events ------------------------------------------------------------------------
@@ -250,7 +251,7 @@ class Hub:
         if out is not None:
             conns = list(conns)
             fan_out(out, conns)
-            metrics.frame_out(kind, len(conns))
+            metrics.frame_out(protocol.FRAME_OF_EVENT.get(kind, kind), len(conns))
 
 
 _background: set[asyncio.Future] = set()

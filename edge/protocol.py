@@ -23,3 +23,21 @@ CLOSED = [presence_frames.closed, chats_frames.closed]
 CREDENTIALS = connection_credentials
 STILL_VALID = connection_still_valid
 CLOSE_UNAUTHENTICATED = 4401
+# The frame each event becomes (the metrics count frames out by frame type).
+FRAME_OF_EVENT = {
+    "chat.last_message": "lastMessage",
+    "chat.typing": "typing",
+    "chat.added": "addedInChatroom",
+    "chat.message_deleted": "messageDeleted",
+    "chat.message_edited": "messageEdited",
+    "chat.reactions_changed": "reactionsChanged",
+    "chat.unread": "unreadCount",
+    "chat.read_by": "readBy",
+    "chat.updated": "chatroomUpdated",
+    "chat.removed": "removedFromChatroom",
+    "presence.changed": "getOnlineFriend",
+    "presence.self": "retrieveCurrentUser",
+    "friend.added": "addedAsFriend",
+    "friend.removed": "removedAsFriend",
+    "friend.updated": "friendUpdated",
+}

@@ -14,8 +14,8 @@ of their own; every connection but S's is read continuously by the test.
   set before connect (on loopback the kernel would otherwise buffer megabytes for it), and
   websockets stops reading the socket once 4 frames wait. S joins the room and then reads
   nothing. Its buffers and the server's fill up; uvicorn's `send` then waits for the
-  transport to drain, and after 3 s the consumer cuts S off (presence/consumers.py
-  `ChatConsumer.send`, `_cut_off`).
+  transport to drain, and after 3 s the edge cuts S off (edge/consumer.py
+  `Socket._drain`, `_cut_off`).
 - The 1,000 messages (3,000 characters each), 80 a second: every 50th is W's sendMessage
   through its socket (20, within chatty.limits' 50 per 10 s), so the server is seen storing and
   acknowledging while S is stuck; the others are stored and published by the test process
