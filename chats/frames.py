@@ -4,6 +4,7 @@ service, reply) and the renderers of chat events (event -> chatty.wire.Out, once
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from chats.models import CATCH_UP_LIMIT
 from chats.uploads import parse_attachment_ids
 from chatty import metrics
 from chatty.dbcalls import hot_db_call
-from chatty.errors import Invalid
+from chatty.errors import ChattyError, Invalid
 from chatty.realtime import asend_now, collecting, members_group, publish, room_group
 from chatty.store import get_store
 from chatty.wire import Conn, Out, dumps, optional_id, required_id, room_id_of
@@ -133,7 +134,8 @@ async def closed(conn: Conn, code: int | None) -> None:
     store = get_store()
     for room_id in list(conn.rooms):
         await store.leave_room(room_id, conn.user_id, conn.conn_id)
-        await _mark_read(user=conn.user, room_id=room_id)
+        with contextlib.suppress(ChattyError):  # the room is gone, or the user left it
+            await _mark_read(user=conn.user, room_id=room_id)
 
 
 # --- frames ------------------------------------------------------------------------

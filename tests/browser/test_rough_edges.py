@@ -166,7 +166,7 @@ def test_without_javascript_settings_status_language_and_logout_work(live):
     page.get_by_label("Language").select_option("ko")
     page.get_by_role("button", name="Switch").click()
     expect(page.locator("html")).to_have_attribute("lang", "ko")
-    page.get_by_role("button", name="로그아웃").click()
+    page.get_by_role("button", name="로그아웃", exact=True).click()  # not "log out everywhere"
     page.goto("/dashboard")
     page.wait_for_url("**/login?next=/dashboard")
 
