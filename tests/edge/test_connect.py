@@ -97,3 +97,22 @@ async def test_friends_connecting_together_hear_of_each_other_once_and_end_up_ri
         assert online | set(told) == everyone - {str(members[index].pk)}
     for comm, _ in sockets:
         await comm.disconnect()
+
+
+async def test_one_connection_past_the_per_user_cap_is_accepted_then_closed_with_4429(make_user, token_for, settings):
+    settings.CHATTY_MAX_CONNECTIONS_PER_USER = 2
+    alice = await database_sync_to_async(make_user)("Alice")
+    token = await database_sync_to_async(token_for)(alice)
+    tabs = [await open_socket(token) for _ in range(2)]
+    extra = WebsocketCommunicator(application, "/ws/", headers=[(b"authorization", f"Bearer {token}".encode())])
+    connected, _ = await extra.connect(timeout=TIMEOUT)
+    assert connected  # accepted, so the client can tell why
+    out = await extra.receive_output(timeout=TIMEOUT)
+    assert out == {"type": "websocket.close", "code": 4429}
+    await extra.disconnect()
+    # The two tabs it had keep working, and closing one makes room for another.
+    await tabs[0][0].disconnect()
+    again, hello = await open_socket(token)
+    assert hello[0]["type"] == "retrieveCurrentUser"
+    for comm in (tabs[1][0], again):
+        await comm.disconnect()
