@@ -223,11 +223,17 @@
       send(frame);
     }
   });
+  // A page that is leaving (a plain form such as "Log out" was sent) lets its navigation land:
+  // the socket it ends closes with 4401 meanwhile, and sending the page to /login then would
+  // abort the form's own answer.
+  var leaving = false;
+  document.addEventListener("submit", function (e) { if (!e.defaultPrevented) leaving = true; });
+  window.addEventListener("beforeunload", function () { leaving = true; });
   app.addEventListener("htmx:wsClose", function (e) {
     joined = false; setConn("offline");
     if (!everJoined) setComposerEnabled(false);
     var code = e.detail.event && e.detail.event.code;
-    if (code === 4401) { window.location.href = "/login"; }
+    if (code === 4401) { if (!leaving) window.location.href = "/login"; }
     else if (code === 4429 || code === 1000) { setTimeout(function () { window.location.reload(); }, 3000); }
   });
   app.addEventListener("htmx:wsBeforeMessage", function (e) {
