@@ -57,6 +57,35 @@ def session_group(session_key: str) -> str:
     return f"session.{digest}"
 
 
+# Called once the channel layer works again after a failure (a publish failed, or the live
+# store did): each process's hub subscribes its groups again, in case the layer's connection
+# came back without them (seen with a Redis restart). Registered by edge/hub.py.
+_restored_hooks: list[Callable[[], Any]] = []
+_layer_failed = False
+
+
+def on_layer_restored(hook: Callable[[], Any]) -> None:
+    _restored_hooks.append(hook)
+
+
+def layer_failed() -> None:
+    global _layer_failed
+    _layer_failed = True
+
+
+async def layer_restored() -> None:
+    """The layer (or the store on the same Redis) answered again after a failure."""
+    global _layer_failed
+    if not _layer_failed:
+        return
+    _layer_failed = False
+    for hook in list(_restored_hooks):
+        try:
+            await hook()
+        except Exception:
+            logger.warning("could not subscribe again after the layer came back", exc_info=True)
+
+
 def send_now(group: str, event: dict[str, Any]) -> None:
     for capture in _captures:
         capture.append((group, event))
@@ -87,8 +116,11 @@ async def asend_now(group: str, event: dict[str, Any], *, record: bool = True) -
         # on one channel of its own (edge/hub.py) and fans out from there.
         await layer.group_send(group, {**event, "g": group})
     except Exception:
+        layer_failed()
         logger.exception("Could not publish %s to %s", event.get("type"), group)
         metrics.publish_failed()
+    else:
+        await layer_restored()
 
 
 def publish_on_commit(group: str, event: dict[str, Any]) -> None:

@@ -29,7 +29,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chatty import metrics
+from chatty import metrics, realtime
 from chatty.realtime import PRESENCE_GROUP
 from chatty.wire import Out
 from edge import protocol
@@ -55,17 +55,20 @@ class Hub:
         self._task: asyncio.Task | None = None
         self._started: asyncio.Future | None = None
         self._last_sweep = time.monotonic()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- life ------------------------------------------------------------------------
 
     async def start(self) -> None:
         if self._started is None:
-            self._started = asyncio.get_running_loop().create_future()
+            self._loop = asyncio.get_running_loop()
+            self._started = self._loop.create_future()
             try:
                 self.channel = await self.layer.new_channel("edge.")
                 await self._subscribe(PRESENCE_GROUP)
                 self._task = asyncio.ensure_future(self._receive())
                 self._recheck_task = asyncio.ensure_future(self._recheck())
+                realtime.on_layer_restored(self.resubscribe)
             except BaseException as exc:
                 self._started.set_exception(exc)
                 self._started.exception()  # retrieved: a later start awaits it again
@@ -93,6 +96,28 @@ class Hub:
             if time.monotonic() - self._last_sweep > IDLE_GROUP_SECONDS:
                 self._last_sweep = time.monotonic()
                 spawn(self._sweep_idle())
+
+    async def resubscribe(self) -> None:
+        """Subscribe this process's channel and groups again (SUBSCRIBE is idempotent): after a
+        Redis restart the pub/sub connection was seen to come back without some of them, and
+        the process then heard nothing more of those rooms. Only channels-redis' pub/sub layer
+        has this connection; the others need nothing."""
+        if self._loop is not asyncio.get_running_loop():
+            return
+        inner = self.layer._get_layer() if hasattr(self.layer, "_get_layer") else None
+        shards = getattr(inner, "_shards", None)
+        if not shards or self.channel is None:
+            return
+        names = [self.channel]
+        names += [
+            inner._get_group_channel_name(g) for g, f in self.subscribed.items() if f.done() and not f.exception()
+        ]
+        for shard in shards:
+            mine = [n for n in names if inner._get_shard(n) is shard]
+            if mine and shard._pubsub is not None:
+                async with shard._lock:
+                    await shard._pubsub.subscribe(*mine)
+        logger.warning("hub: subscribed %d channels again after the layer came back", len(names))
 
     async def _recheck(self) -> None:
         """Every socket is checked again on a timer: its session or token must still sign its

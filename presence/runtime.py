@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 
+from chatty import realtime
 from chatty.store import HEARTBEAT_INTERVAL, get_store
 from presence import services
 
@@ -80,12 +81,14 @@ class Registry:
                     last_beat = time.monotonic()
                     await self.heartbeat()
                 await services.sweep()
+                await realtime.layer_restored()  # Redis answers: after an outage, subscribe again
             except asyncio.CancelledError:
                 raise
             except Exception:
                 if task is not None and task.cancelling():
                     break
                 # Redis away for a moment: try again on the next tick.
+                realtime.layer_failed()
                 logger.warning("presence heartbeat failed", exc_info=True)
 
 
