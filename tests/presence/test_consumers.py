@@ -71,7 +71,7 @@ async def connect(token_for):
         opened.append(comm)
         connected, _ = await comm.connect(timeout=TIMEOUT)
         assert connected
-        hello = [await comm.receive_json_from(timeout=TIMEOUT) for _ in range(2)]
+        hello = [await recv(comm) for _ in range(2)]  # past reading-state news of the user's rooms
         assert [f["type"] for f in hello] == ["retrieveCurrentUser", "retrieveOnlineFriends"]
         return comm, hello
 
