@@ -206,38 +206,32 @@ async def typing(conn: Conn, frame: dict[str, Any]) -> None:
     await asend_now(room_group(room_id), event)
 
 
-async def edit_message(conn: Conn, frame: dict[str, Any]) -> None:
-    await conn.limit("editMessage")
+async def _on_a_message(conn: Conn, frame: dict[str, Any], action: str, call: Any, parse: Any = dict) -> None:
+    """A frame about one message of a room (SPEC §9): its budget first (a bad frame counts
+    too), the ids and `parse()`'s fields, the service on a database thread, then its committed
+    events published from the loop."""
+    await conn.limit(action)
     room_id = room_id_of(frame)
     message_id = required_id(frame, "messageId")
-    text = inputs.clean_text(frame.get("message"))
-    _message, events = await _edit(user=conn.user, message_id=message_id, text=text, room_id=room_id)
+    fields = parse()
+    _result, events = await call(user=conn.user, message_id=message_id, room_id=room_id, **fields)
     await publish(events)
+
+
+async def edit_message(conn: Conn, frame: dict[str, Any]) -> None:
+    await _on_a_message(conn, frame, "editMessage", _edit, lambda: {"text": inputs.clean_text(frame.get("message"))})
 
 
 async def delete_message(conn: Conn, frame: dict[str, Any]) -> None:
-    await conn.limit("deleteMessage")
-    room_id = room_id_of(frame)
-    message_id = required_id(frame, "messageId")
-    _removed, events = await _remove(user=conn.user, message_id=message_id, room_id=room_id)
-    await publish(events)
+    await _on_a_message(conn, frame, "deleteMessage", _remove)
 
 
 async def react(conn: Conn, frame: dict[str, Any]) -> None:
-    await conn.limit("react")
-    room_id = room_id_of(frame)
-    message_id = required_id(frame, "messageId")
-    emoji = inputs.clean_emoji(frame.get("emoji"))
-    _result, events = await _react(user=conn.user, message_id=message_id, emoji=emoji, room_id=room_id)
-    await publish(events)
+    await _on_a_message(conn, frame, "react", _react, lambda: {"emoji": inputs.clean_emoji(frame.get("emoji"))})
 
 
 async def mark_unread(conn: Conn, frame: dict[str, Any]) -> None:
-    await conn.limit("markRead")
-    room_id = room_id_of(frame)
-    message_id = required_id(frame, "messageId")
-    _count, events = await _mark_unread(user=conn.user, room_id=room_id, message_id=message_id)
-    await publish(events)
+    await _on_a_message(conn, frame, "markUnread", _mark_unread)
 
 
 FRAMES = {
