@@ -15,7 +15,10 @@
   var socket = null;      // htmx's socket wrapper, set when the socket opens
   var joined = false;      // the room's live stream is joined on the current socket
   var everJoined = false;  // it was once: from then on the composer stays usable, offline too
-  var outbox = {};        // clientId -> {text, timer}
+  var outbox = {};        // clientId -> {text, extra, timer}: extra are the frame's other fields
+  var extras = [];        // feature scripts' functions that add fields to a sendMessage frame
+  var listeners = {};     // frame type (or page event) -> feature scripts' functions
+  var arrivedHooks = [];  // feature scripts' functions for each element added to the page
   var SEND_TIMEOUT_MS = 10000;
   var history = document.getElementById("history");
   var messages = document.getElementById("messages");
@@ -147,6 +150,29 @@
     rows.forEach(function (li) { list.appendChild(li); });
   }
 
+  // --- what a reload must not lose: the room's draft and its unsent messages ----------
+  // Kept in this browser's localStorage per user and room; an unsent message goes again with
+  // its clientId when the page is back (the server stores it once, SPEC §5).
+  function storeKey(kind) { return "chatty." + kind + "." + me + "." + roomId; }
+  function load(kind, fallback) {
+    try { var v = localStorage.getItem(storeKey(kind)); return v ? JSON.parse(v) : fallback; } catch (err) { return fallback; }
+  }
+  function save(kind, value) {
+    try {
+      if (value === null || value === "" || (typeof value === "object" && !Object.keys(value).length)) localStorage.removeItem(storeKey(kind));
+      else localStorage.setItem(storeKey(kind), JSON.stringify(value));
+    } catch (err) { /* private mode or full: the page still works, a reload forgets */ }
+  }
+  function saveOutbox() {
+    if (!roomId) return;
+    var kept = {};
+    Object.keys(outbox).forEach(function (id) {
+      var item = outbox[id];
+      kept[id] = { text: item.text, extra: item.extra || {}, permanent: !!item.permanent, at: item.at || Date.now() };
+    });
+    save("outbox", kept);
+  }
+
   // --- the outbox: "sending" until ack, "failed – retry" on error or time-out ---------
   function pendingEl(clientId) { return document.getElementById("pending-" + clientId); }
   function showPending(clientId, text) {
@@ -166,7 +192,11 @@
     clearTimeout(item.timer);
     item.timer = setTimeout(function () { fail(clientId); }, SEND_TIMEOUT_MS);
     // Offline, the message waits in the outbox: joining the room again sends it (same clientId).
-    if (joined) send({ type: "sendMessage", chatroomId: roomId, message: item.text, clientId: clientId });
+    if (joined) {
+      var frame = { type: "sendMessage", chatroomId: roomId, message: item.text, clientId: clientId };
+      Object.keys(item.extra || {}).forEach(function (k) { frame[k] = item.extra[k]; });
+      send(frame);
+    }
   }
   function stateButton(label, onClick) {
     var b = document.createElement("button");
@@ -178,6 +208,7 @@
     var item = outbox[clientId];
     if (item) clearTimeout(item.timer);
     delete outbox[clientId];
+    saveOutbox();
     var li = pendingEl(clientId);
     if (li) li.remove();
     return item;
@@ -188,7 +219,7 @@
     var li = pendingEl(clientId);
     var item = outbox[clientId];
     if (!li || !item) return;
-    if (permanent) item.permanent = true;
+    if (permanent) { item.permanent = true; saveOutbox(); }
     li.classList.add("failed");
     var state = li.querySelector(".state");
     state.innerHTML = "";
@@ -203,6 +234,7 @@
     var item = outbox[clientId];
     if (item) clearTimeout(item.timer);
     delete outbox[clientId];
+    saveOutbox();
     var li = pendingEl(clientId);
     if (!li) return;
     if (document.getElementById("msg-" + messageId)) li.remove();
@@ -260,6 +292,7 @@
       }
       if (f.detail && f.ref !== "typing") toast(f.detail);
     }
+    (listeners[f.type] || []).forEach(function (fn) { fn(f); });
   });
   document.body.addEventListener("htmx:oobBeforeSwap", function (e) {
     // A message already on screen (a catch-up after reconnect) is not added twice.
@@ -311,6 +344,7 @@
     var b = p.querySelector(".badge"); unreadSeen[p.id] = b ? parseInt(b.dataset.unread, 10) || 0 : 0;
   });
   function arrived(node) {
+    arrivedHooks.forEach(function (fn) { fn(node); });
     localize(node);
     markMine(node);
     if (node.matches("li.msg[data-id]") && node.parentNode === messages) {
@@ -383,6 +417,9 @@
     // The script counts and refuses with a message instead of the browser cutting a paste short.
     textarea.removeAttribute("maxlength");
     textarea.addEventListener("input", composerChanged);
+    textarea.addEventListener("input", function () { save("draft", textarea.value); });
+    var draft = load("draft", "");
+    if (draft && !textarea.value) { textarea.value = draft; composerChanged(); }
     textarea.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); composer.requestSubmit(); }
     });
@@ -396,12 +433,19 @@
       var text = textarea.value;
       if (!text.trim()) return;
       if (text.trim().length > MAX_LENGTH) { showComposerError(t("tooLong")); composerChanged(); return; }
+      var extra = {};
+      for (var i = 0; i < extras.length; i++) {
+        if (extras[i](extra) === false) return;   // a feature script refused (it says why)
+      }
       var clientId = newClientId();
-      outbox[clientId] = { text: text, timer: null };
+      outbox[clientId] = { text: text, extra: extra, timer: null, at: Date.now() };
+      saveOutbox();
       showPending(clientId, text);
       textarea.value = "";
+      save("draft", "");
       composerChanged();
       trySend(clientId);
+      emit("sent", { clientId: clientId, text: text, extra: extra });
     });
   }
 
@@ -542,6 +586,35 @@
   document.body.addEventListener("htmx:beforeSwap", function (e) {
     if (e.detail.xhr && e.detail.xhr.status === 422) { e.detail.shouldSwap = true; e.detail.isError = false; }
   });
+
+  // --- what the feature scripts (messages.js, rooms.js, files.js …) build on --------------
+  // They load after this file and add behaviour through Chatty.on / onArrived / addExtra.
+  function emit(type, detail) { (listeners[type] || []).forEach(function (fn) { fn(detail); }); }
+  window.Chatty = {
+    app: app, me: me, roomId: roomId, messages: messages, history: history, textarea: textarea,
+    t: t, send: send, toast: toast, announce: announce, toBottom: toBottom, nearBottom: nearBottom,
+    localize: localize, fixDays: fixDays, composerChanged: function () { if (textarea) composerChanged(); },
+    isJoined: function () { return joined; },
+    // on("ack" | "error" | any frame type | "sent", fn): fn(frame) after this file handled it.
+    on: function (type, fn) { (listeners[type] = listeners[type] || []).push(fn); },
+    // onArrived(fn): fn(element) for every element added to the page (socket, htmx, script).
+    onArrived: function (fn) { arrivedHooks.push(fn); },
+    // addExtra(fn): fn(fields) before a message is sent; it adds fields to the sendMessage frame
+    // (replyToId, attachmentIds) or returns false to stop the send. The fields are kept in the
+    // outbox with the text, so a resend after a reload carries them too.
+    addExtra: function (fn) { extras.push(fn); },
+    emit: emit,
+  };
+
+  // The unsent messages of the last visit come back as pending and go when the room is joined.
+  if (roomId && messages) {
+    var kept = load("outbox", {});
+    Object.keys(kept).forEach(function (id) {
+      outbox[id] = { text: kept[id].text, extra: kept[id].extra || {}, permanent: kept[id].permanent, at: kept[id].at, timer: null };
+      showPending(id, kept[id].text);
+      if (kept[id].permanent) fail(id, true);
+    });
+  }
 
   setConn("connecting");
   localize(document); markMine(document); fixDays(); toBottom(); updateTitle();

@@ -95,3 +95,43 @@ def test_a_pending_message_turns_failed_and_is_retried_when_back(live):
     expect(message(page, "will fail first", mine=True)).to_have_count(1, timeout=RECONNECT)
     expect(page.locator("#messages li.pending")).to_have_count(0)
     assert live.db(lambda: Message.objects.filter(room=room, sender=ana).count()) == 1
+
+
+def test_unsent_message_and_draft_survive_closing_the_page(live):
+    """ "Never lose a message" holds for what was typed: the outbox and the draft outlive the page."""
+    from chats.models import Message
+
+    ana, ben = live.user("Ana"), live.user("Ben")
+    live.befriend(ana, ben)
+    room = live.room(ana, ben)
+    context = live.context(ana)
+    page = context.new_page()
+    page.goto(f"/dashboard/chat/{room.pk}")
+    connected(page)
+    live.server.kill()
+    expect(page.locator("#conn-state")).to_have_attribute("data-state", "offline")
+    page.fill("#composer-text", "typed before the tab closed")
+    page.press("#composer-text", "Enter")
+    pending = page.locator("#messages li.msg.pending")
+    expect(pending).to_have_count(1)
+    client_id = pending.get_attribute("id").removeprefix("pending-")
+    page.fill("#composer-text", "half a thought")
+    page.close()
+
+    live.server.start(same_port=True)
+    sent: list[dict] = []
+    again = context.new_page()
+    again.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(json.loads(payload))))
+    again.goto(f"/dashboard/chat/{room.pk}")
+    expect(again.locator("#composer-text")).to_have_value("half a thought")
+    connected(again)
+    expect(message(again, "typed before the tab closed", mine=True)).to_have_count(1, timeout=RECONNECT)
+    expect(again.locator("#messages li.pending")).to_have_count(0)
+    assert [f["clientId"] for f in sent if f["type"] == "sendMessage"] == [client_id]
+    stored = live.db(lambda: list(Message.objects.filter(room=room, sender=ana).values_list("client_id", "text")))
+    assert stored == [(client_id, "typed before the tab closed")]
+    # Sent is sent: another visit neither shows it pending nor sends it again.
+    again.reload()
+    connected(again)
+    expect(again.locator("#messages li.msg .text")).to_have_text(["typed before the tab closed"])
+    expect(again.locator("#messages li.pending")).to_have_count(0)
