@@ -17,9 +17,11 @@ from chats.uploads import parse_attachment_ids
 from chatty import metrics
 from chatty.dbcalls import hot_db_call
 from chatty.errors import ChattyError, Invalid
+from chatty.live import STATUS_OFFLINE
 from chatty.realtime import asend_now, collecting, members_group, publish, room_group
 from chatty.store import get_store
-from chatty.wire import Conn, Out, dumps, optional_id, required_id, room_id_of
+from chatty.wire import Conn, Out, dumps, optional_id, render_fragment, required_id, room_id_of
+from friends.selectors import blocked_either_way
 
 TYPING_SHOWN_FOR = 4.0
 
@@ -57,6 +59,32 @@ async def _mark_read(**kwargs: Any) -> int:
     target, events = await _mark_read_call(**kwargs)
     await publish(events)
     return target
+
+
+@hot_db_call
+def _presence_peers(user_id: int, room_id: int) -> dict[int, str]:
+    """The room's other members whose presence this user may see, with their chosen status:
+    friends or not, but nobody across a block (SPEC §9)."""
+    blocked = blocked_either_way(user_id=user_id)
+    return {
+        m.pk: m.chosen_status
+        for m in selectors.room_members(room_id=room_id)
+        if m.pk != user_id and m.pk not in blocked
+    }
+
+
+async def _watch_members(conn: Conn, room_id: int) -> None:
+    """The browser's socket in a room shows every member's dot in the room's header, so it
+    follows the presence of members who are not friends too, while it is in the room; the
+    dots as they are now go first (anything published from `since` on follows)."""
+    since = time.time()
+    peers = await _presence_peers(conn.user_id, room_id)
+    if not peers:
+        return
+    conn.watch_members(room_id, list(peers), since)
+    online = await get_store().online(list(peers))
+    dots = [(str(p), peers[p] if p in online else STATUS_OFFLINE) for p in sorted(peers)]
+    conn.write(render_fragment({"kind": "presence", "dots": dots}, conn.lang))
 
 
 _is_member = database_sync_to_async(selectors.room_for_member)
@@ -116,6 +144,8 @@ class Rooms:
         # user, who gets no addedInChatroom) then sends its lastMessage here.
         await conn.subscribe(members_group(room_id))
         await get_store().join_room(room_id, conn.user_id, conn.conn_id)
+        if conn.ui:
+            await _watch_members(conn, room_id)
 
 
 ROOMS = Rooms()

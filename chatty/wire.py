@@ -68,6 +68,13 @@ class Conn(Protocol):
 
     def unwatch(self, user_id: int) -> None: ...
 
+    def watch_members(self, room_id: int, user_ids: list[int], since: float) -> None:
+        """See the presence of a joined room's members (who need not be friends) while the
+        socket is in the room; leaving the room ends it, a friendship's end does not."""
+
+    def forget(self, user_id: int) -> None:
+        """See nothing more of this user's presence, friend or room member (a block)."""
+
     rooms: set[int]
     watching: set[int]
     at_once: bool

@@ -65,7 +65,8 @@ class Socket:
         self.conn_id = f"ws.{uuid.uuid4().hex}"
         self.hub = get_hub()
         self.groups: set[str] = set()
-        self.watching: set[int] = set()
+        self.watching: set[int] = set()  # friends
+        self.member_of: dict[int, set[int]] = {}  # room members watched: user id -> joined rooms
         self.rooms: set[int] = set()
         self.at_once = False  # ends for presence at once (logout), not after the reload grace
         self.closed = False  # a close frame is queued, or the client is gone: nothing more is sent
@@ -153,12 +154,13 @@ class Socket:
                     logger.warning("closing step %s failed", getattr(closed, "__qualname__", closed), exc_info=True)
         for group in self.groups:
             self.hub.discard(group, self)
-        for user_id in self.watching:
+        for user_id in self.watching | self.member_of.keys():
             self.hub.unwatch(user_id, self)
         for room_id in list(self.rooms):
             self.leave_room(room_id)
         self.groups.clear()
         self.watching.clear()
+        self.member_of.clear()
 
     # --- writing -----------------------------------------------------------------------
 
@@ -248,6 +250,27 @@ class Socket:
 
     def unwatch(self, user_id: int) -> None:
         self.watching.discard(user_id)
+        if user_id not in self.member_of:
+            self.hub.unwatch(user_id, self)
+
+    def watch_members(self, room_id: int, user_ids: list[int], since: float) -> None:
+        for user_id in user_ids:
+            rooms = self.member_of.setdefault(user_id, set())
+            if not rooms and user_id not in self.watching:
+                self.hub.watch(user_id, self, since)
+            rooms.add(room_id)
+
+    def _unwatch_members(self, room_id: int) -> None:
+        for user_id, rooms in list(self.member_of.items()):
+            rooms.discard(room_id)
+            if not rooms:
+                del self.member_of[user_id]
+                if user_id not in self.watching:
+                    self.hub.unwatch(user_id, self)
+
+    def forget(self, user_id: int) -> None:
+        self.watching.discard(user_id)
+        self.member_of.pop(user_id, None)
         self.hub.unwatch(user_id, self)
 
     def in_room(self, room_id: int) -> bool:
@@ -284,6 +307,7 @@ class Socket:
 
     def leave_room(self, room_id: int) -> None:
         self.rooms.discard(room_id)
+        self._unwatch_members(room_id)
         stream = self.hub.streams.get(room_id)
         if stream is not None:
             stream.remove(self)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatty.live import STATUS_OFFLINE
 from chatty.wire import Out, dumps
 from chatty.wire import render_fragment as render
 
@@ -39,6 +40,16 @@ def friend_unlinked(event: dict[str, Any]) -> Out:
     return Out(effect=lambda conn: conn.unwatch(user_id))
 
 
+def friend_blocked(event: dict[str, Any]) -> Out:
+    """A block, either way: the sockets see nothing more of the other's presence (also as a
+    member of a shared group room), and the browser's shows their dots offline."""
+    user_id = int(event["user_id"])
+    return Out(
+        html=lambda lang: render({"kind": "presence", "dots": [(str(user_id), STATUS_OFFLINE)]}, lang),
+        effect=lambda conn: conn.forget(user_id),
+    )
+
+
 def friend_updated(event: dict[str, Any]) -> Out:
     return Out(text=dumps({"type": "friendUpdated", "friend": event["friend"]}))
 
@@ -49,4 +60,5 @@ EVENTS = {
     "friend.removed": friend_removed,
     "friend.linked": friend_linked,
     "friend.unlinked": friend_unlinked,
+    "friend.blocked": friend_blocked,
 }

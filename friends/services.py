@@ -119,6 +119,9 @@ def block_create(*, user: User, other_id: object) -> User:
         if _end_friendship(user=user, friend_id=other.pk):
             # The blocker's own other tabs drop the friend too.
             publish_on_commit(user_group(user.pk), {"type": "friend.removed", "user_id": other.pk})
+        # Friends or not (members of one group room), neither sees the other's presence now.
+        publish_on_commit(user_group(user.pk), {"type": "friend.blocked", "user_id": other.pk})
+        publish_on_commit(user_group(other.pk), {"type": "friend.blocked", "user_id": user.pk})
     return other
 
 

@@ -284,3 +284,18 @@ def test_a_friend_in_the_rail_opens_the_chat_with_them(live):
     connected(page)
     page.locator(f"#friend-{ben.pk}").get_by_role("button").click()
     page.wait_for_url(f"**/dashboard/chat/{room_id}")
+
+
+def test_a_group_member_who_is_not_a_friend_has_a_live_dot_in_the_room_header(live):
+    ana, ben, cy = live.user("Ana"), live.user("Ben"), live.user("Cy")
+    live.befriend(ana, ben)
+    live.befriend(ana, cy)  # Ben and Cy are not friends: they only share Ana's group
+    room = live.room(ana, ben, cy)
+    page = live.page(ben, f"/dashboard/chat/{room.pk}")
+    dot = page.locator(f".room-head .dot-user-{cy.pk}")
+    expect(dot).to_have_class(re.compile(r"\boffline\b"))
+    cy_page = live.page(cy, "/dashboard")
+    expect(dot).to_have_class(re.compile(r"\bonline\b"), timeout=LIVE)
+    expect(dot).to_have_attribute("aria-label", "Online")
+    cy_page.context.close()
+    expect(dot).to_have_class(re.compile(r"\boffline\b"), timeout=LIVE)

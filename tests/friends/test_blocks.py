@@ -31,7 +31,13 @@ def test_block_ends_the_friendship_and_both_sides_hear_of_it(make_user, befriend
     assert response.status_code == 200 and response.json() == {"userId": str(bob.pk)}
     assert not Friendship.objects.exists()
     assert sorted((g, e["type"], e["user_id"]) for g, e in events) == sorted(
-        [(f"user.{bob.pk}", "friend.removed", alice.pk), (f"user.{alice.pk}", "friend.removed", bob.pk)]
+        [
+            (f"user.{bob.pk}", "friend.removed", alice.pk),
+            (f"user.{alice.pk}", "friend.removed", bob.pk),
+            # Neither sees the other's presence any more, also as members of one group room.
+            (f"user.{alice.pk}", "friend.blocked", bob.pk),
+            (f"user.{bob.pk}", "friend.blocked", alice.pk),
+        ]
     )
     assert api(alice).get("/api/friend").json() == {"friends": []}
     assert api(bob).get("/api/friend").json() == {"friends": []}
