@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/fanout.py [--rooms 10] [--room-size 10] [--rate 1] [--seconds 20]
         [--warmup 5] [--server daphne|uvicorn|granian] [--layer pubsub|core] [--messages 0]
-        [--path /ws/|/ws/ui/] [--auth token|cookie]
+        [--path /ws/|/ws/ui/] [--auth token|cookie] [--edits 0.1] [--reactions 0.2]
 
 Each member is its own user with its own websocket, speaking the real protocol (SPEC §4):
 `connectToRoom`, then `sendMessage` with a `clientId`. The text of each message carries the
@@ -28,6 +28,12 @@ seeds it with `seed_demo --manifest`, empties its own Redis database (13 by defa
 the server pinned to core 1 with `taskset` and runs the generator (asyncio + websockets, uvloop
 when installed) pinned to core 0 in this process. Everything binds and targets 127.0.0.1 and
 every phase has a timeout. It prints figures and asserts nothing.
+
+`--edits F` and `--reactions F` put SPEC §9 in the mix: of each member's turns, a fraction F
+edits its own newest acknowledged message (`editMessage`, the text again with its send time, so
+`messageEdited` frames give a latency too) and another toggles 👍 on the newest message it
+received (`react`); the rest send. Their frames are counted beside the deliveries, and the CPU
+per event then covers all three (`server CPU per frame out`).
 """
 
 from __future__ import annotations
@@ -87,6 +93,10 @@ class Stats:
     json: Tally = field(default_factory=Tally)  # `message` frames
     html: Tally = field(default_factory=Tally)  # HTML message fragments (/ws/ui/)
     ui: bool = False  # /ws/ui/: the HTML fragments are the deliveries
+    edited: Tally = field(default_factory=Tally)  # `messageEdited` frames of edits sent in the window
+    edits_sent: int = 0  # in the window
+    reactions_sent: int = 0  # in the window
+    reaction_frames: int = 0  # `reactionsChanged` frames (any time)
     last_message: int = 0  # lastMessage frames (any time)
     html_frames: int = 0  # HTML frames of any kind (any time)
     frames: int = 0  # every frame received
@@ -104,7 +114,7 @@ class Stats:
 
 
 class Member:
-    __slots__ = ("headers", "index", "joined", "pending", "reader", "room_id", "ws")
+    __slots__ = ("headers", "index", "joined", "last_mine", "last_seen", "pending", "reader", "room_id", "ws")
 
     def __init__(self, index: int, headers: dict[str, str], room_id: str) -> None:
         self.index = index
@@ -114,6 +124,8 @@ class Member:
         self.reader: asyncio.Task | None = None
         self.joined = asyncio.Event()
         self.pending: dict[str, int] = {}  # clientId -> send time (ns), until acked
+        self.last_mine = ""  # id of this member's newest acknowledged message (to edit)
+        self.last_seen = ""  # id of the newest message it received (to react to)
 
 
 async def read_frames(member: Member, stats: Stats) -> None:
@@ -137,12 +149,24 @@ async def read_frames(member: Member, stats: Stats) -> None:
                     continue
                 j = raw.find('"', i + 1)
                 stats.json.record(stats, at, int(raw[i + 1 : j].rsplit("|", 1)[1]))
+                k = raw.find('"id":"') + 6
+                member.last_seen = raw[k : raw.find('"', k)]
+            elif raw.startswith('{"type":"messageEdited"'):
+                at = now()
+                i = raw.find(MARK)
+                if i >= 0:
+                    j = raw.find('"', i + 1)
+                    stats.edited.record(stats, at, int(raw[i + 1 : j].rsplit("|", 1)[1]))
+            elif raw.startswith('{"type":"reactionsChanged"'):
+                stats.reaction_frames += 1
             elif raw.startswith('{"type":"lastMessage"'):
                 stats.last_message += 1
             elif raw.startswith('{"type":"ack"'):
                 at = now()
                 i = raw.find('"clientId":"') + 12
                 client_id = raw[i : raw.find('"', i)]
+                k = raw.find('"messageId":"') + 13
+                member.last_mine = raw[k : raw.find('"', k)]
                 sent_at = member.pending.pop(client_id, None)
                 if stats.window_start <= at < stats.window_end:
                     stats.acks_in_window += 1
@@ -184,11 +208,22 @@ async def open_member(
     await asyncio.wait_for(member.joined.wait(), args.timeout)
 
 
-async def send_loop(member: Member, stats: Stats, *, start: float, end: float, interval: float) -> None:
-    """Send at start, start+interval, ... until end (absolute schedule: no drift)."""
+async def send_loop(
+    member: Member,
+    stats: Stats,
+    *,
+    start: float,
+    end: float,
+    interval: float,
+    edits: float = 0.0,
+    reactions: float = 0.0,
+) -> None:
+    """Send at start, start+interval, ... until end (absolute schedule: no drift); a turn is an
+    edit or a reaction instead with the probabilities `edits` and `reactions`."""
     loop = asyncio.get_running_loop()
     ws = member.ws
     seq = 0
+    rng = random.Random(member.index)
     while True:
         due = start + seq * interval
         if due >= end:
@@ -197,8 +232,26 @@ async def send_loop(member: Member, stats: Stats, *, start: float, end: float, i
         if delay > 0:
             await asyncio.sleep(delay)
         seq += 1
-        client_id = f"{member.index}-{seq}"
         sent_at = time.perf_counter_ns()
+        in_window = stats.window_start <= sent_at < stats.window_end
+        turn = rng.random()
+        other = None
+        if turn < edits and member.last_mine:
+            other = {"type": "editMessage", "messageId": member.last_mine}
+            other["message"] = f"bench|{member.index}|{seq}|{sent_at}"
+            stats.edits_sent += in_window
+        elif edits <= turn < edits + reactions and member.last_seen:
+            other = {"type": "react", "messageId": member.last_seen, "emoji": "👍"}
+            stats.reactions_sent += in_window
+        if other is not None:
+            other["chatroomId"] = member.room_id
+            try:
+                await ws.send(json.dumps(other))
+            except Exception:
+                stats.errors["send_failed"] += 1
+                return
+            continue
+        client_id = f"{member.index}-{seq}"
         frame = json.dumps(
             {
                 "type": "sendMessage",
@@ -296,7 +349,17 @@ async def generate(
     stats.window_end = int(end * 1e9) + ns_offset
     rng = random.Random(7)
     senders = [
-        asyncio.create_task(send_loop(m, stats, start=begin + rng.random() * interval, end=end, interval=interval))
+        asyncio.create_task(
+            send_loop(
+                m,
+                stats,
+                start=begin + rng.random() * interval,
+                end=end,
+                interval=interval,
+                edits=args.edits,
+                reactions=args.reactions,
+            )
+        )
         for m in live
     ]
     meter = common.CpuMeter(server_pid)
@@ -373,6 +436,14 @@ async def generate(
         "json_messages": tally(stats.json, args.seconds),
         "html_messages": tally(stats.html, args.seconds) if stats.ui else None,
         "send_lag_ms_p99": round(pct(lag, 99), 2),
+        "edits": {"sent": stats.edits_sent, **tally(stats.edited, args.seconds)},
+        "reactions": {"sent": stats.reactions_sent, "frames": stats.reaction_frames},
+        # Every event frame the server wrote over the window's CPU: messages, edits, reactions.
+        "cpu_us_per_frame_out": round(
+            1e6 * meter.used["server"] / (in_window + stats.edited.received_in_window + stats.reaction_frames), 1
+        )
+        if in_window
+        else None,
         "drain_seconds": round(drain_seconds, 2),
         "errors": dict(stats.errors),
         "closed_early": {k: v for k, v in stats.closed.items() if k != "closed 1000"},
@@ -442,6 +513,16 @@ def report(result: dict[str, Any]) -> str:
         f"({result['cpu_seconds']['server']} / {result['cpu_seconds']['generator']} CPU s over the window, "
         f"{result['deliveries_in_window']} deliveries arrived in it)",
         f"  generator send lag   p99 {result['send_lag_ms_p99']} ms",
+    ]
+    if result["edits"]["sent"] or result["reactions"]["sent"]:
+        e, r = result["edits"], result["reactions"]
+        lines += [
+            f"  edits                {e['sent']} sent, {e['delivered']} messageEdited frames of them, latency ms "
+            f"p50 {e['latency_ms'][50]} p99 {e['latency_ms'][99]}",
+            f"  reactions            {r['sent']} sent, {r['frames']} reactionsChanged frames",
+            f"  CPU per frame out    server {us(result['cpu_us_per_frame_out'])} (messages, edits and reactions)",
+        ]
+    lines += [
         f"  errors               {result['errors'] or 'none'}; closed early {result['closed_early'] or 'none'}",
     ]
     if result.get("server_errors"):
@@ -510,6 +591,8 @@ def main() -> None:
     parser.add_argument("--quiet-wait", type=float, default=60.0, help="wait up to this long for an idle machine")
     parser.add_argument("--profile", type=Path, help="py-spy the server over the window: FILE.txt (collapsed stacks)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--edits", type=float, default=0.0, help="fraction of turns that edit (SPEC §9)")
+    parser.add_argument("--reactions", type=float, default=0.0, help="fraction of turns that react (SPEC §9)")
     args = parser.parse_args()
 
     common.raise_fd_limit(args.rooms * args.room_size * 2 + 1000)
@@ -527,6 +610,8 @@ def main() -> None:
         "seconds": args.seconds,
         "warmup": args.warmup,
         "messages": args.messages,
+        "edits": args.edits,
+        "reactions": args.reactions,
         "server_env": extra,
         "client_deflate": args.client_deflate,
         "nice": args.nice,
