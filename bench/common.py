@@ -564,10 +564,12 @@ def running_server(
     nice: int = 0,
     realtime: bool = False,
     deflate: bool = False,
+    port: int | None = None,
 ) -> Iterator[tuple[subprocess.Popen, int]]:
     """Start the server pinned to `core` (taskset) in its own process group; always stop it.
-    `nice` below 0 (root only) favours it over other work on a shared machine."""
-    port = free_port()
+    `nice` below 0 (root only) favours it over other work on a shared machine. `port`: a
+    given one (a restart on the same address), else a free one."""
+    port = port or free_port()
     command = server_command(kind, port, deflate=deflate)
     if core is not None:
         command = ["taskset", "-c", str(core), *command]
