@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
+from chats import fastsend
 from chats.inputs import clean_client_id, clean_emoji, clean_text, clean_title, parse_ids
 from chats.models import MAX_REACTIONS_PER_MESSAGE, ChatRoom, Message, Participant, Reaction
 from chats.rules import ensure_writable
@@ -184,6 +185,18 @@ def _quoted(*, user_id: int, room_id: int, reply_to_id: int) -> Message:
     return quoted
 
 
+def _publish_new_message(
+    *, room_id: int, payload: dict[str, Any], previous_id: int | None, counts: list[tuple[int, int]]
+) -> None:
+    publish_on_commit(
+        room_group(room_id), {"type": "chat.message", "message": payload, "previous_id": previous_id or 0}
+    )
+    publish_on_commit(
+        members_group(room_id),
+        {"type": "chat.last_message", "message": payload, "unread": {str(k): v for k, v in counts}},
+    )
+
+
 def message_send(
     *,
     sender: User,
@@ -208,6 +221,19 @@ def message_send(
     reply_to = None if reply_to_id is None else _quoted(user_id=sender.pk, room_id=room_id, reply_to_id=reply_to_id)
     viewers = room_viewer_ids(room_id) if viewer_ids is None else viewer_ids
     try:
+        if fastsend.usable(reply_to_id=reply_to_id, attachment_ids=attachment_ids):
+            sent = fastsend.send(
+                room_id=room_id, sender=sender, text=text, client_id=client_id, reader_ids={sender.pk, *viewers}
+            )
+            if sent is not None:  # else the portable path below says why the sender may not
+                message, previous_id, counts = sent
+                _publish_new_message(
+                    room_id=room_id,
+                    payload=message_payload(message, fresh=True),
+                    previous_id=previous_id,
+                    counts=counts,
+                )
+                return message, True
         with transaction.atomic():
             # One send at a time per room (the room row's lock; SQLite's write lock): ids are
             # handed out in commit order, and each event names the message before it, so a
@@ -228,13 +254,7 @@ def message_send(
             attach_to_message(message_id=message.pk, uploader_id=sender.pk, attachment_ids=attachment_ids)
             # No query without attachments: nothing reacted to it yet.
             payload = message_payload(message, fresh=not attachment_ids)
-            publish_on_commit(
-                room_group(room_id), {"type": "chat.message", "message": payload, "previous_id": previous_id or 0}
-            )
-            publish_on_commit(
-                members_group(room_id),
-                {"type": "chat.last_message", "message": payload, "unread": {str(k): v for k, v in counts}},
-            )
+            _publish_new_message(room_id=room_id, payload=payload, previous_id=previous_id, counts=counts)
     except IntegrityError:
         if client_id is None:
             raise

@@ -1,0 +1,76 @@
+"""A plain send outside a transaction (the websocket's) is one statement on PostgreSQL
+(chats/fastsend.py) and does exactly what the portable path does, on either database:
+ids in order with the previous id named, unread counts, readers, the room's newest message,
+a repeated clientId, and the refusals (not a participant, a read-only direct room)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from chats.models import ChatRoom, Message, Participant
+from chats.services import message_send, room_create
+from chatty.errors import Forbidden, NotFound, NotParticipant
+from chatty.realtime import capture_events, members_group, room_group
+from friends.services import friendship_delete
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def counts(room: ChatRoom) -> dict[int, tuple[int, int]]:
+    return {p.user_id: (p.unread_count, p.last_read_id) for p in Participant.objects.filter(room=room)}
+
+
+def test_a_send_counts_orders_and_names_the_previous_message(people):
+    ana, ben, cy = people("Ana", "Ben", "Cy")
+    room, _ = room_create(creator=ana, friend_ids=[ben.pk, cy.pk])
+    with capture_events() as events, CaptureQueriesContext(connection) as queries:
+        first, created = message_send(sender=ana, room_id=room.pk, text="one", client_id="c-1", viewer_ids={cy.pk})
+    assert created
+    if connection.vendor == "postgresql":
+        assert len(queries) == 1, [q["sql"][:80] for q in queries]
+    second, _ = message_send(sender=ben, room_id=room.pk, text="two", viewer_ids=set())
+    assert second.pk > first.pk
+    assert list(Message.objects.filter(room=room).order_by("id").values_list("text", "sender_id", "client_id")) == [
+        ("one", ana.pk, "c-1"),
+        ("two", ben.pk, None),
+    ]
+    room.refresh_from_db()
+    assert room.last_message_id == second.pk
+    # Each has read their own; Cy had the room open for the first, not for the second.
+    assert counts(room) == {ana.pk: (1, first.pk), ben.pk: (0, second.pk), cy.pk: (1, first.pk)}
+    kinds = [(group, e["type"]) for group, e in events]
+    assert kinds == [(room_group(room.pk), "chat.message"), (members_group(room.pk), "chat.last_message")]
+    assert events[0][1]["previous_id"] == 0
+    assert events[0][1]["message"]["message"] == "one"
+    assert events[1][1]["unread"] == {str(ana.pk): 0, str(ben.pk): 1, str(cy.pk): 0}
+    with capture_events() as later:
+        message_send(sender=ana, room_id=room.pk, text="three", viewer_ids=set())
+    assert later[0][1]["previous_id"] == second.pk
+
+
+def test_the_same_client_id_again_stores_nothing_and_returns_the_first(people):
+    ana, ben = people("Ana", "Ben")
+    room, _ = room_create(creator=ana, friend_ids=[ben.pk])
+    first, _ = message_send(sender=ana, room_id=room.pk, text="once", client_id="same", viewer_ids=set())
+    with capture_events() as events:
+        again, created = message_send(sender=ana, room_id=room.pk, text="once", client_id="same", viewer_ids=set())
+    assert (again.pk, created, events) == (first.pk, False, [])
+    assert Message.objects.filter(room=room).count() == 1
+    assert counts(room)[ben.pk][0] == 1
+
+
+def test_refusals_are_the_portable_paths(people, make_user):
+    ana, ben = people("Ana", "Ben")
+    stranger = make_user("Stranger")
+    room, _ = room_create(creator=ana, friend_ids=[ben.pk])
+    with pytest.raises((NotParticipant, NotFound)):
+        message_send(sender=stranger, room_id=room.pk, text="let me in", viewer_ids=set())
+    with pytest.raises(NotFound):
+        message_send(sender=ana, room_id=room.pk + 1000, text="nowhere", viewer_ids=set())
+    friendship_delete(user=ben, friend_id=ana.pk)
+    with pytest.raises(Forbidden):
+        message_send(sender=ana, room_id=room.pk, text="still friends?", viewer_ids=set())
+    assert not Message.objects.filter(room=room).exists()
+    assert counts(room)[ben.pk] == (0, 0)
