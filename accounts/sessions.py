@@ -8,6 +8,8 @@ websockets opened with it (accounts/signals.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DBStore
 from django.utils import timezone
@@ -36,24 +38,72 @@ def session_keys_of(*, user_id: int) -> list[str]:
     return list(UserSession.objects.filter(user_id=user_id).values_list("session_key", flat=True))
 
 
-def _session_user_valid(*, user_id: int, session_key: str) -> bool:
-    from accounts.models import User, UserSession
-
-    row = UserSession.objects.filter(session_key=session_key, expire_date__gt=timezone.now()).first()
-    if row is None or row.user_id != user_id:
-        return False
-    data = SessionStore().decode(row.session_data)
-    if str(data.get(SESSION_KEY)) != str(user_id):
-        return False
-    user = User.objects.filter(pk=user_id, is_active=True).first()
-    if user is None:
-        return False
+def _auth_hash_matches(user, stored: str) -> bool:
     # As django.contrib.auth.get_user checks it: a password change (any path, even a
     # QuerySet.update) changes the hash, and the session no longer signs anyone in.
-    stored = data.get(HASH_SESSION_KEY) or ""
     if constant_time_compare(stored, user.get_session_auth_hash()):
         return True
     return any(constant_time_compare(stored, h) for h in user.get_session_auth_fallback_hash())
+
+
+_CHUNK = 500  # ids per IN (...) : under SQLite's limit of bound parameters
+
+
+def _chunks(values: list) -> Iterator[list]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+Credentials = tuple[int, str | None, str | None]  # (user id, session key, bearer token)
+
+
+def invalid_connections(credentials: list[Credentials]) -> list[Credentials]:
+    """Which of these live connections may no longer stand (see connection_still_valid).
+
+    For the sockets' periodic re-check: the users and the sessions of all of them in one query
+    each (per 500), whatever their number; a token's signature is checked here, in Python.
+    """
+    from accounts.models import User, UserSession
+    from accounts.tokens import token_claims, token_stamp
+
+    if not credentials:
+        return []
+    users: dict[int, User] = {}
+    for ids in _chunks(sorted({c[0] for c in credentials})):
+        users.update((u.pk, u) for u in User.objects.filter(pk__in=ids, is_active=True))
+    sessions: dict[str, tuple[int | None, str]] = {}
+    now = timezone.now()
+    for keys in _chunks(sorted({c[1] for c in credentials if c[1] and not c[2]})):
+        rows = UserSession.objects.filter(session_key__in=keys, expire_date__gt=now)
+        sessions.update(
+            (key, (uid, data)) for key, uid, data in rows.values_list("session_key", "user_id", "session_data")
+        )
+    invalid = []
+    for credential in credentials:
+        user_id, session_key, token = credential
+        user = users.get(user_id)
+        if user is None:
+            ok = False
+        elif token:
+            claims = token_claims(token)
+            ok = (
+                claims is not None
+                and claims["sub"] == user_id
+                and constant_time_compare(claims["stp"], token_stamp(user))
+            )
+        elif session_key and session_key in sessions:
+            owner, raw = sessions[session_key]
+            data = SessionStore().decode(raw)
+            ok = (
+                owner == user_id
+                and str(data.get(SESSION_KEY)) == str(user_id)
+                and _auth_hash_matches(user, data.get(HASH_SESSION_KEY) or "")
+            )
+        else:
+            ok = False
+        if not ok:
+            invalid.append(credential)
+    return invalid
 
 
 def connection_still_valid(*, user_id: int, session_key: str | None, token: str | None) -> bool:
@@ -62,16 +112,9 @@ def connection_still_valid(*, user_id: int, session_key: str | None, token: str 
     A session: it still exists, has not expired, names this user with the auth hash of the
     user's current password, and the user is active. A token: it still names this active
     user and was not revoked (password change, "log out everywhere", revoke_tokens) or
-    expired. One or two indexed queries; for the socket's periodic re-check.
+    expired.
     """
-    if token:
-        from accounts.tokens import user_from_bearer
-
-        user = user_from_bearer(token)
-        return user is not None and user.pk == user_id
-    if session_key:
-        return _session_user_valid(user_id=user_id, session_key=session_key)
-    return False
+    return not invalid_connections([(user_id, session_key, token)])
 
 
 def connection_credentials(scope: dict) -> tuple[str | None, str | None]:

@@ -616,12 +616,14 @@ def server_errors(log_path: Path, limit: int = 5) -> list[str]:
 # --- profiles ---------------------------------------------------------------------------------
 
 
-def start_profile(path: Path, pid: int, seconds: float) -> subprocess.Popen:
+def start_profile(path: Path, pid: int, seconds: float, *, gil: bool = False) -> subprocess.Popen:
     """py-spy record of `pid` (and its children) for `seconds`, as collapsed stacks (root needed):
-    wall-clock samples of every thread, waiting included (read them with bench/profile_summary.py)."""
+    wall-clock samples of every thread, waiting included (read them with bench/profile_summary.py);
+    `gil`: only the thread holding the GIL, i.e. where the process's Python CPU goes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     command = [str(VENV_BIN / "py-spy"), "record", "--pid", str(pid), "--duration", str(max(1, int(seconds)))]
-    command += ["--rate", "200", "--nonblocking", "--subprocesses", "--idle", "--threads"]
+    command += ["--rate", "200", "--nonblocking", "--subprocesses", "--threads"]
+    command += ["--gil"] if gil else ["--idle"]
     command += ["--format", "raw", "--output", str(path)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 

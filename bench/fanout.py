@@ -365,7 +365,7 @@ async def generate(
     meter = common.CpuMeter(server_pid)
     await asyncio.sleep(max(0.0, warm_end - loop.time()))
     meter.start()
-    profiler = common.start_profile(args.profile, server_pid, args.seconds) if args.profile else None
+    profiler = common.start_profile(args.profile, server_pid, args.seconds, gil=args.gil) if args.profile else None
     await asyncio.sleep(max(0.0, end - loop.time()))
     cpu = meter.stop()
     if profiler is not None:
@@ -590,6 +590,7 @@ def main() -> None:
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument("--quiet-wait", type=float, default=60.0, help="wait up to this long for an idle machine")
     parser.add_argument("--profile", type=Path, help="py-spy the server over the window: FILE.txt (collapsed stacks)")
+    parser.add_argument("--gil", action="store_true", help="--profile only the thread holding the GIL")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--edits", type=float, default=0.0, help="fraction of turns that edit (SPEC §9)")
     parser.add_argument("--reactions", type=float, default=0.0, help="fraction of turns that react (SPEC §9)")

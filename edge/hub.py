@@ -295,7 +295,7 @@ def recheck_seconds() -> float:
 
 @database_sync_to_async
 def _invalid_credentials(credentials: list[tuple[int, str | None, str | None]]) -> list[tuple]:
-    return [c for c in credentials if not protocol.STILL_VALID(user_id=c[0], session_key=c[1], token=c[2])]
+    return protocol.INVALID_CONNECTIONS(credentials)
 
 
 def fan_out(out: Out, conns: Iterable[Any]) -> None:

@@ -7,7 +7,7 @@ which event, and takes part in a connection's opening and closing (in this order
 from __future__ import annotations
 
 from accounts import frames as accounts_frames
-from accounts.sessions import connection_credentials, connection_still_valid
+from accounts.sessions import connection_credentials, invalid_connections
 from chats import frames as chats_frames
 from friends import frames as friends_frames
 from presence import frames as presence_frames
@@ -21,7 +21,7 @@ CLOSED = [presence_frames.closed, chats_frames.closed]
 # A socket lives only while its session or token still signs its user in (edge/hub.py's
 # re-check): what it was opened with, and the check.
 CREDENTIALS = connection_credentials
-STILL_VALID = connection_still_valid
+INVALID_CONNECTIONS = invalid_connections
 CLOSE_UNAUTHENTICATED = 4401
 # The frame each event becomes (the metrics count frames out by frame type).
 FRAME_OF_EVENT = {
