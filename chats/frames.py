@@ -428,6 +428,10 @@ def chat_removed(event: dict[str, Any]) -> Out:
 
 
 EVENTS = {
+    # A new message's one event: its stream part is the edge's (ROOMS.render_message), its
+    # members' part is lastMessage. "chat.last_message" is what a process of the release
+    # before publishes beside it (a rolling restart).
+    "chat.message": last_message,
     "chat.last_message": last_message,
     "chat.typing": typing_event,
     "chat.added": chat_added,
@@ -440,7 +444,8 @@ EVENTS = {
     "chat.updated": chat_updated,
     "chat.removed": chat_removed,
 }
-# Events on a room's live stream (room group): they reach the sockets joined to the room.
+# Events on a room's live stream: they reach the sockets joined to the room (chat.message
+# through the room's members group, the others through the room group).
 STREAM_EVENTS = {
     "chat.message": lambda event: int(event["message"]["chatroomId"]),
     "chat.typing": lambda event: int(event["room_id"]),

@@ -188,12 +188,18 @@ def _quoted(*, user_id: int, room_id: int, reply_to_id: int) -> Message:
 def _publish_new_message(
     *, room_id: int, payload: dict[str, Any], previous_id: int | None, counts: list[tuple[int, int]]
 ) -> None:
-    publish_on_commit(
-        room_group(room_id), {"type": "chat.message", "message": payload, "previous_id": previous_id or 0}
-    )
+    """One event to the room's members: the sockets joined to the room take the message from
+    it, every socket of every participant the room's lastMessage with its own unread count
+    (edge/hub.py). One publish per send, not one per group: each costs a Redis round trip
+    here and a decode in every process."""
     publish_on_commit(
         members_group(room_id),
-        {"type": "chat.last_message", "message": payload, "unread": {str(k): v for k, v in counts}},
+        {
+            "type": "chat.message",
+            "message": payload,
+            "previous_id": previous_id or 0,
+            "unread": {str(k): v for k, v in counts},
+        },
     )
 
 
@@ -210,8 +216,8 @@ def message_send(
     """Store a message, then tell the room. Returns (message, created).
 
     A `client_id` the sender used before returns the first message and stores nothing.
-    After commit: `chat.message` to the room's live stream, `chat.last_message` (with every
-    participant's own unread count) to the members of the room. `viewer_ids`, the users who
+    After commit: `chat.message` (with every participant's own unread count) to the members
+    of the room, for its live stream and everyone's chat list. `viewer_ids`, the users who
     have the room open (they have read the message), is looked up when not given.
     `reply_to_id`: the message of the same room it quotes (one more query).
     """

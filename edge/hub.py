@@ -255,12 +255,17 @@ class Hub:
                 return
             at = float(event.get("at", 0.0))
             conns: Iterable[Any] | None = [c for c, since in watching.items() if at >= since]
+        elif kind == protocol.ROOMS.message_event:
+            # One event per message, to the room's members group: the sockets joined to the
+            # room get the message through its stream (in order, gaps filled), and every
+            # socket of every participant its lastMessage (as from any members-group event).
+            stream = self.streams.get(protocol.STREAM_EVENTS[kind](event))
+            if stream is not None:
+                stream.on_message(event)
+            conns = self.members.get(group)
         elif kind in protocol.STREAM_EVENTS:
             stream = self.streams.get(protocol.STREAM_EVENTS[kind](event))
             if stream is None:
-                return
-            if kind == protocol.ROOMS.message_event:
-                stream.on_message(event)
                 return
             conns = stream.live()
         else:

@@ -25,6 +25,7 @@ INVALID_CONNECTIONS = invalid_connections
 CLOSE_UNAUTHENTICATED = 4401
 # The frame each event becomes (the metrics count frames out by frame type).
 FRAME_OF_EVENT = {
+    "chat.message": "lastMessage",  # its `message` frames are counted by the stream
     "chat.last_message": "lastMessage",
     "chat.typing": "typing",
     "chat.added": "addedInChatroom",

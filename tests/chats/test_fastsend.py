@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from chats.models import ChatRoom, Message, Participant
 from chats.services import message_send, room_create
 from chatty.errors import Forbidden, NotFound, NotParticipant
-from chatty.realtime import capture_events, members_group, room_group
+from chatty.realtime import capture_events, members_group
 from friends.services import friendship_delete
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,10 +41,10 @@ def test_a_send_counts_orders_and_names_the_previous_message(people):
     # Each has read their own; Cy had the room open for the first, not for the second.
     assert counts(room) == {ana.pk: (1, first.pk), ben.pk: (0, second.pk), cy.pk: (1, first.pk)}
     kinds = [(group, e["type"]) for group, e in events]
-    assert kinds == [(room_group(room.pk), "chat.message"), (members_group(room.pk), "chat.last_message")]
+    assert kinds == [(members_group(room.pk), "chat.message")]
     assert events[0][1]["previous_id"] == 0
     assert events[0][1]["message"]["message"] == "one"
-    assert events[1][1]["unread"] == {str(ana.pk): 0, str(ben.pk): 1, str(cy.pk): 0}
+    assert events[0][1]["unread"] == {str(ana.pk): 0, str(ben.pk): 1, str(cy.pk): 0}
     with capture_events() as later:
         message_send(sender=ana, room_id=room.pk, text="three", viewer_ids=set())
     assert later[0][1]["previous_id"] == second.pk

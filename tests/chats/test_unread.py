@@ -97,7 +97,7 @@ def test_the_published_counts_are_the_kept_ones(trio, published):
     send(bob, r)
     with published() as events:
         send(alice, r, viewers=[carol.pk])
-    (last,) = [event for _, event in events if event["type"] == "chat.last_message"]
+    (last,) = [event for _, event in events if event["type"] == "chat.message"]
     assert last["unread"] == {str(alice.pk): 0, str(bob.pk): 1, str(carol.pk): 0}
     assert {int(k): v for k, v in last["unread"].items()} == kept(r) == defined(r)
 
