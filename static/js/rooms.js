@@ -123,6 +123,8 @@
           setResult(result, C.t("nameSaved"), false);
           input.removeAttribute("aria-invalid");
           document.querySelectorAll(".me-card .me-text > strong").forEach(function (el) { el.textContent = res.data.name; });
+          // One's own name in this page's room header (friends' pages hear it from the server).
+          if (C.me) document.querySelectorAll(".name-of-" + C.me).forEach(function (el) { el.textContent = res.data.name; });
         } else {
           setResult(result, C.t(res.status === 400 ? "nameLength" : "notSaved"), true);
           input.setAttribute("aria-invalid", "true");
