@@ -163,3 +163,15 @@ def test_a_group_title_is_made_of_name_spans_a_rename_can_swap(trio):
     row = body[body.index(f'id="chat-{group.pk}"') :]
     names = f'<span class="name-of-{bob.pk}">Bob</span>, <span class="name-of-{carol.pk}">Carol</span>'
     assert f'<span class="chat-title">{names}' in row
+
+
+def test_muting_tells_every_tab_of_the_user_and_their_row_renders_muted(trio, published):
+    from chats.services import room_mute
+
+    alice, bob, _carol, _dan, group = trio
+    with published() as events:
+        room_mute(user=bob, room_id=group.pk, muted=True)
+    assert [(g, e["type"]) for g, e in events] == [(f"user.{bob.pk}", "chat.updated")]  # Bob's own tabs only
+    html = frames.chat_updated(events[0][1]).html_per_user(bob.pk, "en")
+    assert f'<li id="chat-{group.pk}" class="chat-row" data-muted="true" hx-swap-oob="true">' in html
+    assert 'class="muted-mark"' in html
