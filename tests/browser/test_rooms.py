@@ -202,7 +202,13 @@ def test_a_new_display_name_shows_on_ones_card_and_live_on_a_friends_page(live, 
     direct = live.room(ana, ben)
     group = live.room(ana, ben, cho)
     ben_page = live.page(ben, f"/dashboard/chat/{direct.pk}", viewport=viewport)
-    ana_page = live.page(ana, "/dashboard", viewport=viewport)
+    ana_context = live.context(ana, viewport=viewport)
+    ana_in_group = ana_context.new_page()  # Ana's other tab, in the group
+    ana_in_group.goto(f"/dashboard/chat/{group.pk}")
+    connected(ana_in_group)
+    ana_page = ana_context.new_page()
+    ana_page.goto("/dashboard")
+    connected(ana_page)
 
     if viewport == PHONE:
         ana_page.get_by_role("button", name="Menu").click()
@@ -229,6 +235,10 @@ def test_a_new_display_name_shows_on_ones_card_and_live_on_a_friends_page(live, 
     expect(ben_page.locator(f"#new-chat-friends #pick-friend-{ana.pk}")).to_contain_text("Ana <Park>")
     # The rail row pushed in still shows Ana's presence.
     expect(ben_page.locator(f"#friend-{ana.pk} .dot.online")).to_have_count(1)
+    # Ana's other tab: her card and her own name among the group's participants.
+    expect(ana_in_group.locator(".me-card .me-text > strong")).to_have_text("Ana <Park>", timeout=LIVE)
+    expect(participants(ana_in_group).filter(has_text="Ana <Park>")).to_have_count(1)
+    expect(ana_in_group.locator("#room-title")).to_have_text("Ben, Cho")
 
 
 def test_a_badge_cleared_in_one_tab_clears_in_the_other(live):

@@ -168,10 +168,26 @@ def test_a_group_title_is_made_of_name_spans_a_rename_can_swap(trio):
 def test_muting_tells_every_tab_of_the_user_and_their_row_renders_muted(trio, published):
     from chats.services import room_mute
 
-    alice, bob, _carol, _dan, group = trio
+    _alice, bob, _carol, _dan, group = trio
     with published() as events:
         room_mute(user=bob, room_id=group.pk, muted=True)
     assert [(g, e["type"]) for g, e in events] == [(f"user.{bob.pk}", "chat.updated")]  # Bob's own tabs only
     html = frames.chat_updated(events[0][1]).html_per_user(bob.pk, "en")
     assert f'<li id="chat-{group.pk}" class="chat-row" data-muted="true" hx-swap-oob="true">' in html
     assert 'class="muted-mark"' in html
+
+
+def test_renaming_oneself_updates_ones_own_other_tabs(trio, published):
+    from accounts import frames as account_frames
+    from accounts.services import user_rename
+
+    alice = trio[0]
+    with published() as events:
+        user_rename(user=alice, name="Ali <b>")
+    own = [e for g, e in events if g == f"user.{alice.pk}"]
+    assert own == [{"type": "user.renamed", "user_id": alice.pk, "name": "Ali <b>"}]
+    out = account_frames.renamed(own[0])
+    assert out.text is None  # no JSON frame: SPEC §9 has none for it
+    html = out.html("en")
+    assert '<strong hx-swap-oob="innerHTML:.me-card .me-text > strong">Ali &lt;b&gt;</strong>' in html
+    assert f'hx-swap-oob="outerHTML:.name-of-{alice.pk}">Ali &lt;b&gt;</span>' in html
