@@ -269,9 +269,10 @@ def test_a_badge_cleared_in_one_tab_clears_in_the_other(live):
     expect(tab_b).not_to_have_title(re.compile(r"^\(\d+\) "))
 
 
-def test_the_group_settings_dialog_speaks_korean_and_passes_axe(live):
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_group_settings_dialog_speaks_korean_and_passes_axe(live, viewport):
     ana, _ben, _cho, group = group_of_three(live)
-    options = {"locale": "ko-KR", "bypass_csp": True, "reduced_motion": "reduce"}
+    options = {"locale": "ko-KR", "bypass_csp": True, "reduced_motion": "reduce", "viewport": viewport}
     page = live.page(ana, f"/dashboard/chat/{group.pk}", **options)
     expect(page.get_by_role("button", name="알림 끄기")).to_have_attribute("aria-pressed", "false")
     dialog = open_group_settings(page)

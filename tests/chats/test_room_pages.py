@@ -55,8 +55,8 @@ def test_a_direct_room_can_be_muted_but_has_no_group_settings(make_user, befrien
     assert f'id="chat-{room.pk}" class="chat-row current" data-muted="true"' in body
 
 
-def test_renaming_a_group_without_javascript(trio):
-    alice, _bob, _carol, _dan, group = trio
+def test_renaming_a_group_and_adding_friends_without_javascript(trio):
+    alice, _bob, _carol, dan, group = trio
     client = signed_in(alice)
     page = client.get(f"/dashboard/chat/{group.pk}/settings").content.decode()
     assert (
@@ -73,6 +73,13 @@ def test_renaming_a_group_without_javascript(trio):
     assert ChatRoom.objects.get(pk=group.pk).title == "Hikers <3"
     client.post(f"/dashboard/chat/{group.pk}/rename", {"title": ""})
     assert ChatRoom.objects.get(pk=group.pk).title == ""
+    # Adding friends works the same way; a refusal goes back to the settings page.
+    response = client.post(f"/dashboard/chat/{group.pk}/add", {"friendIds": [dan.pk]}, follow=True)
+    assert response.redirect_chain[-1][0] == f"/dashboard/chat/{group.pk}#room-title"
+    assert "Added to the group." in response.content.decode()
+    response = client.post(f"/dashboard/chat/{group.pk}/add", {"friendIds": [dan.pk]}, follow=True)
+    assert response.redirect_chain[-1][0] == f"/dashboard/chat/{group.pk}/settings"
+    assert "Only friends who are not in the group yet can be added." in response.content.decode()
 
 
 def test_the_dialog_forms_answer_htmx_with_their_result_line(trio):
