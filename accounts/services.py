@@ -67,7 +67,8 @@ def clean_name(name: Any) -> str:
 
 def user_rename(*, user: User, name: str) -> User:
     """Change the display name. After commit: `friend.updated` {"friend": <friend entry>} to
-    each friend's group (the friendship rows' reverse relation: accounts imports no app)."""
+    each friend's group (the friendship rows' reverse relation: accounts imports no app), and
+    `user.renamed` {"user_id", "name"} to the user's own group (their other tabs)."""
     name = clean_name(name)
     with transaction.atomic():
         if user.name != name:
@@ -82,4 +83,8 @@ def user_rename(*, user: User, name: str) -> User:
             }
             for friend_id in user.friendships.values_list("friend_id", flat=True):
                 publish_on_commit(user_group(friend_id), {"type": "friend.updated", "friend": friend})
+            # The user's own other tabs: their card and their name in an open room's header.
+            publish_on_commit(
+                user_group(user.pk), {"type": "user.renamed", "user_id": user.pk, "name": user.display_name}
+            )
     return user

@@ -9,7 +9,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from chats.models import MAX_CLIENT_ID_LENGTH
+from accounts.services import MAX_NAME_LENGTH
+from chats.models import MAX_CLIENT_ID_LENGTH, MAX_TITLE_LENGTH
 from chatty.errors import Invalid, parse_id
 
 
@@ -44,3 +45,34 @@ class IdListField(forms.Field):
 
 class NewChatForm(forms.Form):
     friendIds = IdListField(error_messages={"required": _("Pick at least one friend.")})
+
+
+class RenameForm(forms.Form):
+    """A group's name; empty goes back to the members' names (the service trims and measures)."""
+
+    title = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=2 * MAX_TITLE_LENGTH,  # room for spaces around; the limit people meet is below
+        error_messages={"max_length": _("A group name holds at most 100 characters.")},
+    )
+
+    def clean_title(self) -> str:
+        title = self.cleaned_data["title"]
+        if len(title.strip()) > MAX_TITLE_LENGTH:
+            raise forms.ValidationError(_("A group name holds at most 100 characters."), code="too_long")
+        return title
+
+
+class AddMembersForm(forms.Form):
+    friendIds = IdListField(error_messages={"required": _("Pick at least one friend.")})
+
+
+class NameForm(forms.Form):
+    name = forms.CharField(
+        max_length=MAX_NAME_LENGTH,
+        error_messages={
+            "required": _("A name holds 1 to 50 characters."),
+            "max_length": _("A name holds 1 to 50 characters."),
+        },
+    )

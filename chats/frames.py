@@ -400,13 +400,21 @@ def read_by(event: dict[str, Any]) -> Out:
 
 
 def chat_updated(event: dict[str, Any]) -> Out:
+    """A room's summary changed (renamed, members in or out, muted): the chat row and, where
+    the room is open, its header, from the one user's side whose group this event reached (made
+    once per language, whatever the number of their tabs)."""
     room = event["chatroom"]
+    out = Out(text=dumps({"type": "chatroomUpdated", "chatroom": room}))
 
     def html(user_id: int, lang: str) -> str:
-        context = {"kind": "chatroomUpdated", "chat": room, "me_id": str(user_id), "current_room_id": ""}
-        return fragments.render(context, lang)
+        key = f"{user_id}:{lang}"
+        if key not in out.cache:
+            context = {"kind": "chatroomUpdated", "chat": room, "me_id": str(user_id), "current_room_id": ""}
+            out.cache[key] = fragments.render(context, lang)
+        return out.cache[key]
 
-    return Out(text=dumps({"type": "chatroomUpdated", "chatroom": room}), html_per_user=html)
+    out.html_per_user = html
+    return out
 
 
 def chat_removed(event: dict[str, Any]) -> Out:

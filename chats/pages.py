@@ -40,3 +40,26 @@ def room_context(*, user: User, room: Any, before: int | None = None) -> dict[st
         "has_more": has_more,
         "oldest_id": messages[0].pk if messages else None,
     }
+
+
+def room_page_context(*, user: User, room: Any, before: int | None = None) -> dict[str, Any]:
+    """The room's page: the shell, the room, and what its header's tools need (this user's
+    mute, the names a group falls back to, the friends who could be added)."""
+    context = shell_context(user=user) | room_context(user=user, room=room, before=before)
+    context.update(
+        room_tools_context(
+            room=room, chats=context["chats"], friends=context["friends"], participants=context["participants"]
+        )
+    )
+    return context
+
+
+def room_tools_context(
+    *, room: Any, chats: list[dict[str, Any]], friends: list[dict[str, Any]], participants: list[dict[str, Any]]
+) -> dict[str, Any]:
+    member_ids = {p["participantId"] for p in participants}
+    return {
+        "room_muted": next((bool(c["muted"]) for c in chats if c["id"] == str(room.pk)), False),
+        "names_title": ", ".join(p["name"] for p in participants if not p.get("is_me")),
+        "addable": [f for f in friends if f["userId"] not in member_ids],
+    }

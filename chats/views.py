@@ -11,14 +11,26 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from chats.forms import AddFriendForm, MessageForm, NewChatForm, SendForm
-from chats.pages import room_context, shell_context
+from accounts.services import user_rename
+from chats.forms import AddFriendForm, AddMembersForm, MessageForm, NameForm, NewChatForm, RenameForm, SendForm
+from chats.models import ChatRoom
+from chats.pages import room_context, room_page_context, shell_context
 from chats.selectors import room_for_member
-from chats.services import message_edit, message_remove, message_send, read_mark, room_create, room_leave
+from chats.services import (
+    message_edit,
+    message_remove,
+    message_send,
+    read_mark,
+    room_add_members,
+    room_create,
+    room_leave,
+    room_rename,
+)
 from chatty import limits
 from chatty.errors import ChattyError, Invalid, NotFound, NotParticipant, TooLong
 from chatty.live import status_of
@@ -73,8 +85,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def room(request: HttpRequest, room_id: int) -> HttpResponse:
     chat = _member_room(request, room_id)
     read_mark(user=request.user, room_id=chat.pk)  # opening a room reads it
-    context = shell_context(user=request.user) | room_context(user=request.user, room=chat)
-    return render(request, "chats/room.html", context)
+    return render(request, "chats/room.html", room_page_context(user=request.user, room=chat))
 
 
 @login_required
@@ -90,7 +101,7 @@ def history_page(request: HttpRequest, room_id: int) -> HttpResponse:
     context = room_context(user=request.user, room=chat, before=before)
     if request.htmx:
         return render(request, "chats/partials/history_page.html", context)
-    return render(request, "chats/room.html", shell_context(user=request.user) | context)
+    return render(request, "chats/room.html", room_page_context(user=request.user, room=chat, before=before))
 
 
 @login_required
@@ -203,3 +214,100 @@ def new_chat(request: HttpRequest) -> HttpResponse:
         response["HX-Redirect"] = url
         return response
     return redirect(url)
+
+
+# --- a group's settings (SPEC §9): the dialog's forms, and a page for them without JavaScript
+
+
+def _member_group(request: HttpRequest, room_id: int) -> ChatRoom:
+    chat = _member_room(request, room_id)
+    if chat.kind != ChatRoom.GROUP:
+        raise Http404
+    return chat
+
+
+def _group_answer(request: HttpRequest, chat: ChatRoom, result_id: str, error: str | None, ok: str) -> HttpResponse:
+    """htmx: the form's result line (422 on an error), and the fresh list of friends to add.
+    Without JavaScript: a flash message on the room's page."""
+    if request.htmx:
+        context = room_page_context(user=request.user, room=chat) | {"result_id": result_id, "error": error, "ok": ok}
+        return render(request, "chats/partials/group_result.html", context, status=200 if error is None else 422)
+    if error:
+        messages.error(request, error)
+        return redirect("room-settings", chat.pk)
+    messages.success(request, ok)
+    return _back_to_room(chat.pk, "room-title")
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def group_settings(request: HttpRequest, room_id: int) -> HttpResponse:
+    """The group settings dialog's content as a page (no JavaScript), or (htmx) the fresh list
+    of friends who could be added, each time the dialog opens."""
+    chat = _member_group(request, room_id)
+    context = room_page_context(user=request.user, room=chat)
+    if request.htmx:
+        return render(request, "chats/partials/add_members_list.html", context)
+    return render(request, "chats/group_settings.html", context)
+
+
+@login_required
+@require_POST
+@vary_on_headers("HX-Request")
+def rename_group(request: HttpRequest, room_id: int) -> HttpResponse:
+    chat = _member_group(request, room_id)
+    form = RenameForm(request.POST)
+    error = None
+    title = ""
+    if form.is_valid():
+        try:
+            title = (
+                room_rename(user=request.user, room_id=chat.pk, title=form.cleaned_data["title"])["customTitle"] or ""
+            )
+        except ChattyError:
+            error = _("The group name could not be saved.")
+    else:
+        error = _form_error(form)
+    ok = (
+        _("The group is now called %(title)s.") % {"title": title}
+        if title
+        else _("The group is named after its members again.")
+    )
+    return _group_answer(request, chat, "rename-result", error, ok)
+
+
+@login_required
+@require_POST
+@vary_on_headers("HX-Request")
+def add_members(request: HttpRequest, room_id: int) -> HttpResponse:
+    chat = _member_group(request, room_id)
+    form = AddMembersForm(request.POST)
+    error = None
+    if form.is_valid():
+        try:
+            room_add_members(user=request.user, room_id=chat.pk, friend_ids=form.cleaned_data["friendIds"])
+        except ChattyError:
+            error = _("Only friends who are not in the group yet can be added.")
+    else:
+        error = _form_error(form)
+    return _group_answer(request, chat, "add-result", error, _("Added to the group."))
+
+
+@login_required
+@require_POST
+def set_name(request: HttpRequest) -> HttpResponse:
+    """The display name form without JavaScript (with it, PATCH /api/user)."""
+    form = NameForm(request.POST)
+    if form.is_valid():
+        try:
+            user_rename(user=request.user, name=form.cleaned_data["name"])
+            messages.success(request, _("Your name is saved."))
+        except ChattyError:
+            messages.error(request, _("A name holds 1 to 50 characters."))
+    else:
+        messages.error(request, _form_error(form))
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("settings")
+    return redirect(target)

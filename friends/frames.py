@@ -51,7 +51,13 @@ def friend_blocked(event: dict[str, Any]) -> Out:
 
 
 def friend_updated(event: dict[str, Any]) -> Out:
-    return Out(text=dumps({"type": "friendUpdated", "friend": event["friend"]}))
+    """A friend renamed themselves: their row in the friends rail and the new-chat list, and
+    their name wherever a page shows it by class (chat titles, a room's participants)."""
+    friend = event["friend"]
+    return Out(
+        text=dumps({"type": "friendUpdated", "friend": friend}),
+        html=lambda lang: render({"kind": "friendUpdated", "friend": friend}, lang),
+    )
 
 
 EVENTS = {

@@ -310,8 +310,10 @@ def test_renaming_oneself_tells_friends(people, api, published):
         }
     )
     friend = {"userId": str(alice.pk), "name": "Alicia", "image": "", "userTag": alice.user_tag, "status": "offline"}
+    own = (f"user.{alice.pk}", {"type": "user.renamed", "user_id": alice.pk, "name": "Alicia"})
     assert sorted(events, key=lambda e: e[0]) == sorted(
-        [(f"user.{u.pk}", {"type": "friend.updated", "friend": friend}) for u in (bob, carol)], key=lambda e: e[0]
+        [(f"user.{u.pk}", {"type": "friend.updated", "friend": friend}) for u in (bob, carol)] + [own],
+        key=lambda e: e[0],
     )
     assert api(bob).get("/api/friend").json()["friends"][0]["name"] == "Alicia"
 
