@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from accounts.models import User
 from chats.search import parse_search, search_messages
 from chats.selectors import (
@@ -68,6 +70,7 @@ def room_context(
         "has_newer": has_newer,
         "newest_id": messages[-1].pk if messages else after,
         "latest_id": latest_message_id(room_id=room.pk) if has_newer else None,
+        "max_upload_mb": settings.CHATTY_MAX_UPLOAD_MB,
     }
 
 
