@@ -11,7 +11,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import LIVE, PHONE, message, write
+from tests.browser.a11y import axe_violations, describe
+from tests.browser.conftest import DESKTOP, LIVE, PHONE, message, write
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -129,3 +130,54 @@ def test_the_server_refuses_a_file_over_the_limit_with_its_message(live):
     anas.press("#composer-text", "Enter")
     expect(anas.locator("#toasts")).to_contain_text("Remove the files that could not be uploaded")
     expect(anas.locator("#messages li.pending")).to_have_count(0)
+
+
+def test_sending_waits_until_the_uploads_are_done(live):
+    anas, bens = _pair_in_room(live)
+    held = []
+    anas.route("**/api/chat/upload", lambda route: held.append(route))
+    anas.set_input_files("#composer-file", files=[{"name": "slow.png", "mimeType": "image/png", "buffer": png(50, 50)}])
+    chip = anas.locator("#file-chips .file-chip")
+    expect(chip).to_have_attribute("data-state", "uploading")
+    write(anas, "wait for it")
+    expect(chip.locator(".chip-status")).to_have_text("Sends when the upload is done.")
+    expect(anas.locator("#messages li.pending")).to_have_count(0)
+    expect(anas.locator("#composer-text")).to_have_value("wait for it")
+    anas.wait_for_function("() => true")  # let the held request be seen by the route handler
+    assert len(held) == 1
+    held[0].continue_()
+    theirs = message(bens, "wait for it", mine=False)
+    expect(theirs).to_have_count(1, timeout=LIVE)
+    expect(theirs.locator(".att-image img")).to_have_attribute("alt", "slow.png")
+    expect(anas.locator("#file-chips .file-chip")).to_have_count(0)
+
+
+@pytest.mark.parametrize("locale", ["en-US", "ko-KR"])
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_axe_finds_no_violation_in_chips_and_attachments(live, viewport, locale):
+    options = {"viewport": viewport, "locale": locale, "bypass_csp": True, "reduced_motion": "reduce"}
+    anas, _bens = _pair_in_room(live, **options)
+    anas.set_input_files(
+        "#composer-file",
+        files=[
+            {"name": "a.png", "mimeType": "image/png", "buffer": png(64, 64)},
+            {"name": "b.txt", "mimeType": "text/plain", "buffer": b"b"},
+        ],
+    )
+    chips = anas.locator("#file-chips .file-chip[data-state=done]")
+    expect(chips).to_have_count(2, timeout=LIVE)
+    anas.set_input_files(
+        "#composer-file", files=[{"name": "c.bin", "mimeType": "application/x", "buffer": b"\0" * (11 << 20)}]
+    )
+    expect(anas.locator("#file-chips .file-chip[data-state=error]")).to_have_count(1)
+    found = {}
+    violations = axe_violations(anas)
+    if violations:
+        found["chips"] = describe(violations)
+    anas.locator("#file-chips .file-chip[data-state=error] .chip-remove").click()
+    anas.press("#composer-text", "Enter")
+    expect(anas.locator("#messages li.msg[data-id] .attachments li")).to_have_count(2, timeout=LIVE)
+    violations = axe_violations(anas)
+    if violations:
+        found["attachments"] = describe(violations)
+    assert not found, "axe found violations:\n" + "\n".join(f"[{k}]\n{v}" for k, v in found.items())

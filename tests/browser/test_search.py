@@ -8,7 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import LIVE, PHONE, message, write
+from tests.browser.a11y import axe_violations, describe
+from tests.browser.conftest import DESKTOP, LIVE, PHONE, message, write
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -123,3 +124,35 @@ def test_search_in_korean_and_without_javascript(live):
     expect(plain).to_have_url(re.compile(r"/dashboard/search\?q="))
     plain.locator("li.search-result a").click()
     expect(plain.locator("#messages li.msg[data-id]:target")).to_have_count(1)
+
+
+@pytest.mark.parametrize("locale", ["en-US", "ko-KR"])
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_axe_finds_no_violation_in_the_search_boxes_results_and_jump(live, viewport, locale):
+    ana, _ben, room = _history_with_an_old_needle(live)
+    options = {"viewport": viewport, "locale": locale, "bypass_csp": True, "reduced_motion": "reduce"}
+    page = live.page(ana, f"/dashboard/chat/{room.pk}", **options)
+    found = {}
+    if viewport == PHONE:
+        page.locator("#room-search-q").fill("later")
+        page.locator("#room-search-q").press("Enter")
+    else:
+        page.locator("#sidebar-search-q").fill("later")
+        page.locator("#sidebar-search-q").press("Enter")
+    expect(page.locator("#search-dialog li.search-result")).to_have_count(20)
+    expect(page.locator("#search-heading")).to_be_focused()
+    violations = axe_violations(page)
+    if violations:
+        found["results"] = describe(violations)
+    page.keyboard.press("Escape")
+    expect(page.locator("#search-dialog")).to_be_hidden()
+    page.goto("/dashboard/search?q=pineapple")
+    violations = axe_violations(page)
+    if violations:
+        found["search page"] = describe(violations)
+    page.locator("li.search-result a").click()
+    expect(page.locator("li.msg.jump-target")).to_have_count(1)
+    violations = axe_violations(page)
+    if violations:
+        found["jumped"] = describe(violations)
+    assert not found, "axe found violations:\n" + "\n".join(f"[{k}]\n{v}" for k, v in found.items())
