@@ -96,7 +96,7 @@
     var n;
     try {
       n = new Notification(title || "Chatty", {
-        body: last ? last.textContent.trim() : "",
+        body: (last && last.textContent.trim()) || C.t("sentFiles"),   // no text: attachments only
         tag: "chatty-" + roomId + "-" + preview.dataset.activity,
         icon: icon ? icon.dataset.plain : undefined,
       });

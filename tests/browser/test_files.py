@@ -60,6 +60,10 @@ def test_attach_by_button_the_other_sees_the_thumbnail_and_opens_the_image(live)
     assert re.search(r"/media/att/\d+/sea\.png$", full.url)
     assert full.evaluate("() => document.contentType") == "image/png"
     assert full.evaluate("() => document.images[0].naturalWidth") == 640
+    # In search results too.
+    bens.fill("#room-search-q", "look")
+    bens.press("#room-search-q", "Enter")
+    expect(bens.locator("#search-dialog li.search-result .att-image img")).to_have_attribute("alt", "sea.png")
 
 
 def test_paste_an_image_with_no_text_and_a_file_card(live):
@@ -181,3 +185,22 @@ def test_axe_finds_no_violation_in_chips_and_attachments(live, viewport, locale)
     if violations:
         found["attachments"] = describe(violations)
     assert not found, "axe found violations:\n" + "\n".join(f"[{k}]\n{v}" for k, v in found.items())
+
+
+def test_drop_a_file_on_the_room(live):
+    anas, bens = _pair_in_room(live)
+    anas.evaluate(
+        """() => {
+          const dt = new DataTransfer();
+          dt.items.add(new File(["a,b\\n1,2\\n"], "table.csv", { type: "text/csv" }));
+          const room = document.querySelector(".room");
+          room.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true, cancelable: true }));
+          room.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+        }"""
+    )
+    chip = anas.locator("#file-chips .file-chip")
+    expect(chip.locator(".chip-name")).to_have_text("table.csv")
+    expect(chip).to_have_attribute("data-state", "done", timeout=LIVE)
+    write(anas, "the numbers")
+    theirs = message(bens, "the numbers", mine=False)
+    expect(theirs.locator(".att-card .att-name")).to_have_text("table.csv", timeout=LIVE)
