@@ -45,7 +45,11 @@
   function highlight(el) {
     el.classList.add("jump-target");
     el.setAttribute("tabindex", "-1");
-    el.scrollIntoView({ block: "center" });
+    // In the middle of the history, which alone scrolls (scrollIntoView would move the page too).
+    if (C.history) {
+      var box = C.history.getBoundingClientRect(), at = el.getBoundingClientRect();
+      C.history.scrollTop += at.top - box.top - Math.max(0, (C.history.clientHeight - at.height) / 2);
+    }
     el.focus({ preventScroll: true });
   }
   if (around && C.roomId) {
