@@ -357,7 +357,8 @@
       if (id > maxSeen) {
         maxSeen = id;
         addDayIfNeeded(node);
-        if (node.dataset.sender && node.dataset.sender !== me) {
+        // Not while a page of newer history comes in (search.js, after a jump): that is no news.
+        if (node.dataset.sender && node.dataset.sender !== me && !app.hasAttribute("data-paging")) {
           var who = node.querySelector(".sender"), text = node.querySelector(".text");
           announce((who ? who.textContent + ": " : "") + (text ? text.textContent.slice(0, 200) : ""));
           var typing = document.getElementById("typing");

@@ -84,6 +84,14 @@
   C.on("sent", function () {
     if (document.getElementById("newer") && C.roomId) window.location.replace(window.location.pathname);
   });
+  // A page of newer messages is history, not news: chatty.js announces nothing while it lands
+  // (its observer runs after the swap, so the mark goes only after that).
+  document.body.addEventListener("htmx:beforeSwap", function (e) {
+    if (e.detail.elt && e.detail.elt.id === "newer") C.app.setAttribute("data-paging", "");
+  });
+  document.body.addEventListener("htmx:afterSwap", function () {
+    if (C.app.hasAttribute("data-paging")) setTimeout(function () { C.app.removeAttribute("data-paging"); }, 0);
+  });
   var jumped = !!document.getElementById("newer");
   var daysTimer = null;
   C.onArrived(function (node) {

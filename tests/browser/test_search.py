@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.a11y import axe_violations, describe
+from tests.browser.a11y import announced, axe_violations, describe, watch_live_regions
 from tests.browser.conftest import DESKTOP, LIVE, PHONE, message, write
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,6 +47,7 @@ def test_sidebar_search_opens_the_room_at_an_old_message_highlighted(live):
     expect(needle).to_be_in_viewport()
     expect(message(page, "later 69")).to_have_count(0)  # not the newest page
     # Scrolling down brings the newer messages, in order, and the room is live again.
+    watch_live_regions(page)
     for _ in range(5):
         count = page.locator("#messages li.msg[data-id]").count()
         if not page.locator("#newer").count():
@@ -58,6 +59,10 @@ def test_sidebar_search_opens_the_room_at_an_old_message_highlighted(live):
     bens = live.page(ben, f"/dashboard/chat/{room.pk}")
     write(bens, "fresh after the jump")
     expect(message(page, "fresh after the jump")).to_have_count(1, timeout=LIVE)
+    # Pages of history are not announced as news; the new message is.
+    texts = [entry["text"] for entry in announced(page) if entry["region"] == "announcer"]
+    expect(page.locator("#announcer")).to_contain_text("fresh after the jump")
+    assert not [t for t in texts if "later" in t], texts
     ids = page.locator("#messages li.msg[data-id]").evaluate_all("els => els.map(e => +e.dataset.id)")
     assert ids == sorted(ids) and len(ids) == len(set(ids)) == 82
 
