@@ -98,3 +98,38 @@ def test_around_a_message_of_another_room_is_the_newest_page(pair, make_user, be
     html = client.get(f"/dashboard/chat/{room.pk}", {"around": elsewhere.pk}).content.decode()
     assert "newest one" in html and "not for alice" not in html and 'id="newer"' not in html
     assert client.get(f"/dashboard/chat/{room.pk}", {"around": "abc"}).status_code == 200
+
+
+def test_attachments_render_thumbnails_with_their_shown_size_and_file_cards():
+    from django.template.loader import render_to_string
+
+    image = {
+        "id": "1",
+        "name": "<b>sea</b>.png",
+        "size": 2048,
+        "contentType": "image/png",
+        "url": "/media/att/1/sea.png",
+        "thumbnailUrl": "/media/att/1/t/thumbnail.webp",
+        "width": 1000,
+        "height": 500,
+    }
+    tall = image | {"id": "2", "width": 100, "height": 400}
+    small = image | {"id": "3", "width": 50, "height": 20}
+    doc = {
+        "id": "4",
+        "name": "notes.txt",
+        "size": 1536,
+        "contentType": "text/plain",
+        "url": "/media/att/4/notes.txt",
+        "thumbnailUrl": None,
+        "width": None,
+        "height": None,
+    }
+    html = render_to_string("chats/partials/attachments.html", {"attachments": [image, tall, small, doc]})
+    assert 'width="240" height="120"' in html
+    assert 'width="60" height="240"' in html
+    assert 'width="50" height="20"' in html
+    assert html.count('loading="lazy"') == 3
+    assert 'alt="&lt;b&gt;sea&lt;/b&gt;.png"' in html and "<b>sea" not in html
+    assert 'href="/media/att/4/notes.txt" download="notes.txt"' in html
+    assert "1.5\xa0KB" in html
