@@ -104,6 +104,7 @@ def test_more_results_and_nothing_found(live):
     expect(results).to_have_count(20)
     page.locator("#search-more a").click()
     expect(results).to_have_count(25)
+    expect(results.nth(20).locator("a")).to_be_focused()  # focus goes on to the first new result
     expect(page.locator("#search-more a")).to_have_count(0)
     expect(results.last.locator(".snippet")).to_have_text("kiwi number 0")
     page.locator("#search-dialog [data-close]").click()
