@@ -4,8 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from accounts.models import User
-from chats.selectors import chat_list, history, message_payloads, participant_payload, room_members, room_title
+from chats.search import parse_search, search_messages
+from chats.selectors import (
+    chat_list,
+    history,
+    history_around,
+    history_newer,
+    latest_message_id,
+    message_payloads,
+    participant_payload,
+    room_members,
+    room_title,
+)
+from chatty.errors import ChattyError, NotFound, NotParticipant
 from chatty.live import statuses
 from friends.selectors import blocked_either_way, friend_payload, friends_of
 
@@ -22,9 +36,21 @@ def shell_context(*, user: User) -> dict[str, Any]:
     }
 
 
-def room_context(*, user: User, room: Any, before: int | None = None) -> dict[str, Any]:
+def room_context(
+    *, user: User, room: Any, before: int | None = None, around: int | None = None, after: int | None = None
+) -> dict[str, Any]:
+    """The room page: its newest messages, or those before `before`, around the message
+    `around` (a search result), or after `after` (scrolling down from there)."""
     members = room_members(room_id=room.pk)
-    messages, has_more = history(room_id=room.pk, before=before)
+    has_newer = False
+    page = history_around(room_id=room.pk, message_id=around) if around is not None else None
+    if page is not None:
+        messages, has_more, has_newer = page
+    elif after is not None:
+        messages, has_more, has_newer = history_newer(room_id=room.pk, after=after)
+    else:
+        around = None
+        messages, has_more = history(room_id=room.pk, before=before)
     member_status = statuses(members)
     for other in blocked_either_way(user_id=user.pk):  # SPEC §9: no presence across a block
         if other in member_status:
@@ -39,13 +65,20 @@ def room_context(*, user: User, room: Any, before: int | None = None) -> dict[st
         "chat_messages": message_payloads(messages),
         "has_more": has_more,
         "oldest_id": messages[0].pk if messages else None,
+        # Jumped into the middle (SPEC §10 search): newer pages load on scrolling down.
+        "around_id": around,
+        "has_newer": has_newer,
+        "newest_id": messages[-1].pk if messages else after,
+        "latest_id": latest_message_id(room_id=room.pk) if has_newer else None,
+        "max_upload_mb": settings.CHATTY_MAX_UPLOAD_MB,
     }
 
 
-def room_page_context(*, user: User, room: Any, before: int | None = None) -> dict[str, Any]:
-    """The room's page: the shell, the room, and what its header's tools need (this user's
-    mute, the names a group falls back to, the friends who could be added)."""
-    context = shell_context(user=user) | room_context(user=user, room=room, before=before)
+def room_page_context(*, user: User, room: Any, **where: int | None) -> dict[str, Any]:
+    """The room's page: the shell, the room (`where`: before, around or after a message, as
+    room_context takes them), and what its header's tools need (this user's mute, the names
+    a group falls back to, the friends who could be added)."""
+    context = shell_context(user=user) | room_context(user=user, room=room, **where)
     context.update(
         room_tools_context(
             room=room, chats=context["chats"], friends=context["friends"], participants=context["participants"]
@@ -63,3 +96,23 @@ def room_tools_context(
         "names_title": ", ".join(p["name"] for p in participants if not p.get("is_me")),
         "addable": [f for f in friends if f["userId"] not in member_ids],
     }
+
+
+def search_context(*, user: User, params: Any) -> dict[str, Any]:
+    """What the search results show: the results (SPEC §10; each snippet is the server's
+    escaped HTML), the query and room searched, where "More" goes on, or why nothing was asked."""
+    q = params.get("q", "")
+    chat_id = params.get("chatId", "")
+    context: dict[str, Any] = {"q": q, "chat_id": chat_id, "results": [], "has_more": False, "error": None}
+    if not q.strip():
+        return context
+    try:
+        results, has_more = search_messages(user_id=user.pk, query=parse_search(params))
+    except (NotFound, NotParticipant):
+        raise  # the view's 404: a room one is not in is not found
+    except ChattyError as exc:
+        return context | {"error": str(exc.detail)}
+    context |= {"results": results, "has_more": has_more}
+    if results:
+        context["next_before"] = results[-1]["message"]["id"]
+    return context

@@ -268,3 +268,29 @@ def read_positions(*, room_id: int) -> dict[str, str | None]:
     """{participant id: the id of the last message they read, or None}, in one query."""
     rows = Participant.objects.filter(room_id=room_id).order_by("id").values_list("user_id", "last_read_id")
     return {str(user_id): (str(last) if last else None) for user_id, last in rows}
+
+
+def history_around(
+    *, room_id: int, message_id: int, before: int = HISTORY_DEFAULT_LIMIT // 2, after: int = HISTORY_DEFAULT_LIMIT // 2
+) -> tuple[list[Message], bool, bool] | None:
+    """The page of a room's history around one of its messages (a search result to jump to):
+    up to `before` older messages, the message, up to `after` newer ones, oldest to newest,
+    and whether older and newer ones exist beyond. None when the room has no such message."""
+    newer, has_newer = messages_after(room_id=room_id, after_id=message_id - 1, limit=after + 1)
+    if not newer or newer[0].pk != message_id:
+        return None
+    older, has_older = history(room_id=room_id, before=message_id, limit=before)
+    return older + newer, has_older, has_newer
+
+
+def history_newer(*, room_id: int, after: int, limit: int = HISTORY_DEFAULT_LIMIT) -> tuple[list[Message], bool, bool]:
+    """The page of messages after `after`, oldest to newest, whether older ones exist before
+    it and whether newer ones exist after it (scrolling down from a jump)."""
+    page, has_newer = messages_after(room_id=room_id, after_id=after, limit=limit)
+    first = page[0].pk if page else after + 1
+    has_older = Message.objects.filter(room_id=room_id, id__lt=first).exists()
+    return page, has_older, has_newer
+
+
+def latest_message_id(*, room_id: int) -> int | None:
+    return Message.objects.filter(room_id=room_id).order_by("-id").values_list("id", flat=True).first()

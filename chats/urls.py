@@ -14,6 +14,7 @@ urlpatterns = [
     path("dashboard/name", views.set_name, name="set-name"),
     path("dashboard/chat/<int:room_id>/messages/<int:message_id>/edit", views.edit_message, name="message-edit"),
     path("dashboard/chat/<int:room_id>/messages/<int:message_id>/delete", views.delete_message, name="message-delete"),
+    path("dashboard/search", views.search, name="search"),
     path("dashboard/friends/add", views.add_friend, name="add-friend"),
     path("dashboard/chats/new", views.new_chat, name="new-chat"),
     path("media/att/<int:attachment_id>/t/thumbnail.webp", media.attachment_thumbnail, name="attachment-thumbnail"),

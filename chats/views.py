@@ -19,7 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.services import user_rename
 from chats.forms import AddFriendForm, AddMembersForm, MessageForm, NameForm, NewChatForm, RenameForm, SendForm
 from chats.models import ChatRoom
-from chats.pages import room_context, room_page_context, shell_context
+from chats.pages import room_context, room_page_context, search_context, shell_context
 from chats.selectors import room_for_member
 from chats.services import (
     message_edit,
@@ -85,23 +85,52 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def room(request: HttpRequest, room_id: int) -> HttpResponse:
     chat = _member_room(request, room_id)
     read_mark(user=request.user, room_id=chat.pk)  # opening a room reads it
-    return render(request, "chats/room.html", room_page_context(user=request.user, room=chat))
+    # ?around=<message id>: the history around that message (a search result to jump to).
+    around = _int_param(request, "around")
+    return render(request, "chats/room.html", room_page_context(user=request.user, room=chat, around=around))
+
+
+def _int_param(request: HttpRequest, name: str) -> int | None:
+    raw = request.GET.get(name, "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
 
 
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
 def history_page(request: HttpRequest, room_id: int) -> HttpResponse:
-    """Older messages, for scrolling up (htmx) or the "older messages" link (no JavaScript)."""
+    """Older messages, for scrolling up (htmx) or the "older messages" link (no JavaScript);
+    with `after`, newer ones, for scrolling down from a message jumped to."""
     chat = _member_room(request, room_id)
     try:
         before = int(request.GET.get("before", ""))
     except ValueError:
         before = None
-    context = room_context(user=request.user, room=chat, before=before)
+    after = _int_param(request, "after")
+    context = room_context(user=request.user, room=chat, before=before, after=after)
     if request.htmx:
-        return render(request, "chats/partials/history_page.html", context)
-    return render(request, "chats/room.html", room_page_context(user=request.user, room=chat, before=before))
+        template = "chats/partials/newer_page.html" if after is not None else "chats/partials/history_page.html"
+        return render(request, template, context)
+    return render(
+        request, "chats/room.html", room_page_context(user=request.user, room=chat, before=before, after=after)
+    )
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def search(request: HttpRequest) -> HttpResponse:
+    """SPEC §10 search as a page: the results region (htmx), its next page ("More"), or a
+    whole page (no JavaScript). `chatId` searches one room."""
+    try:
+        context = search_context(user=request.user, params=request.GET)
+    except (NotFound, NotParticipant):
+        raise Http404 from None
+    if request.htmx:
+        more = "before" in request.GET and not context["error"]
+        template = "chats/partials/search_more.html" if more else "chats/partials/search_results.html"
+        return render(request, template, context)
+    return render(request, "chats/search.html", shell_context(user=request.user) | context | {"search_page": True})
 
 
 @login_required

@@ -19,6 +19,7 @@
   var extras = [];        // feature scripts' functions that add fields to a sendMessage frame
   var listeners = {};     // frame type (or page event) -> feature scripts' functions
   var arrivedHooks = [];  // feature scripts' functions for each element added to the page
+  var emptyOk = [];       // feature scripts' functions: true when an empty text may be sent (attachments)
   var SEND_TIMEOUT_MS = 10000;
   var history = document.getElementById("history");
   var messages = document.getElementById("messages");
@@ -250,6 +251,10 @@
       joined = false;
       if (!everJoined) setComposerEnabled(false);
       var after = lastMessageId();
+      // Jumped into the middle of the history (search.js): newer pages come from the server
+      // as one scrolls down, so the socket catches up from the room's latest message.
+      var newer = document.getElementById("newer");
+      if (newer && newer.dataset.latestId) after = Math.max(after, parseInt(newer.dataset.latestId, 10) || 0);
       var frame = { type: "connectToRoom", chatroomId: roomId };
       if (after) frame.afterId = String(after);
       send(frame);
@@ -352,7 +357,8 @@
       if (id > maxSeen) {
         maxSeen = id;
         addDayIfNeeded(node);
-        if (node.dataset.sender && node.dataset.sender !== me) {
+        // Not while a page of newer history comes in (search.js, after a jump): that is no news.
+        if (node.dataset.sender && node.dataset.sender !== me && !app.hasAttribute("data-paging")) {
           var who = node.querySelector(".sender"), text = node.querySelector(".text");
           announce((who ? who.textContent + ": " : "") + (text ? text.textContent.slice(0, 200) : ""));
           var typing = document.getElementById("typing");
@@ -431,7 +437,7 @@
       if (!socket || !everJoined) return;       // never joined: the plain form posts
       e.preventDefault();
       var text = textarea.value;
-      if (!text.trim()) return;
+      if (!text.trim() && !emptyOk.some(function (fn) { return fn(); })) return;
       if (text.trim().length > MAX_LENGTH) { showComposerError(t("tooLong")); composerChanged(); return; }
       var extra = {};
       for (var i = 0; i < extras.length; i++) {
@@ -603,6 +609,8 @@
     // (replyToId, attachmentIds) or returns false to stop the send. The fields are kept in the
     // outbox with the text, so a resend after a reload carries them too.
     addExtra: function (fn) { extras.push(fn); },
+    // allowEmpty(fn): fn() true lets a message without text be sent (files.js: it has attachments).
+    allowEmpty: function (fn) { emptyOk.push(fn); },
     emit: emit,
   };
 
