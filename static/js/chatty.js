@@ -286,6 +286,12 @@
       joined = true; everJoined = true; setComposerEnabled(true);
       Object.keys(outbox).forEach(function (id) { if (!outbox[id].permanent) trySend(id); });
     }
+    else if (f.type === "removedFromChatroom" && f.chatroomId === roomId) {
+      // Left (in this tab or another): the page stays readable, and a reconnect no longer
+      // asks to join a room the user is not in.
+      Object.keys(outbox).forEach(drop);
+      roomId = ""; joined = false; everJoined = false;
+    }
     else if (f.type === "ack") acked(f.clientId, f.messageId);
     else if (f.type === "resync") window.location.reload();
     else if (f.type === "retrieveCurrentUser") {

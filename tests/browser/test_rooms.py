@@ -4,6 +4,7 @@ clearing in the other — each seen live on the other people's (and tabs') pages
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -314,3 +315,37 @@ def test_renaming_and_leaving_a_group_without_javascript(live):
     page.wait_for_url("**/dashboard")
     expect(page.locator(".flash")).to_contain_text("You left the chat.")
     expect(page.locator(f"#chat-{group.pk}")).to_have_count(0)
+
+
+def test_a_tab_whose_group_was_left_elsewhere_does_not_rejoin_it_after_a_reconnect(live):
+    _ana, _ben, cho, group = group_of_three(live)
+    context = live.context(cho)
+    here = context.new_page()
+    here.goto(f"/dashboard/chat/{group.pk}")
+    connected(here)
+    sent: list[dict] = []
+    sockets: list = []
+
+    def opened(ws) -> None:
+        sockets.append(ws)
+        ws.on("framesent", lambda payload: sent.append(json.loads(payload)))
+
+    here.on("websocket", opened)
+    there = context.new_page()
+    there.goto(f"/dashboard/chat/{group.pk}")
+    connected(there)
+    open_group_settings(there).get_by_role("button", name="Leave group…").click()
+    there.locator("#leave-group-dialog").get_by_role("button", name="Leave chat").click()
+    there.wait_for_url("**/dashboard")
+    expect(here.locator(f"#room-left-{group.pk}")).to_have_text("You left this chat.", timeout=LIVE)
+
+    live.server.kill()
+    expect(here.locator("#conn-state")).to_have_attribute("data-state", "offline")
+    live.server.start(same_port=True)
+    expect(here.locator("#conn-state")).to_have_attribute("data-state", "online", timeout=30_000)
+    # The server answers in order: once it answered a frame sent now, it answered (with an
+    # error toast) any join the page sent when the socket opened.
+    with sockets[-1].expect_event("framereceived", lambda p: '"retrieveOnlineFriends"' in p, timeout=LIVE):
+        here.evaluate("() => window.Chatty.send({type: 'userOnline'})")
+    assert [f for f in sent if f["type"] == "connectToRoom"] == []
+    expect(here.locator("#toasts .toast")).to_have_count(0)
