@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 from chats import fragments, inputs, selectors, services
 from chats.models import CATCH_UP_LIMIT
 from chats.uploads import parse_attachment_ids
-from chatty import metrics
+from chatty import limits, metrics
 from chatty.dbcalls import hot_db_call
 from chatty.errors import ChattyError, Invalid
 from chatty.live import STATUS_OFFLINE
@@ -189,13 +189,17 @@ async def leave_chatroom(conn: Conn, frame: dict[str, Any]) -> None:
 
 async def send_message(conn: Conn, frame: dict[str, Any]) -> None:
     started = time.perf_counter()
-    await conn.limit("sendMessage")
-    room_id = room_id_of(frame)
+    try:
+        room_id = room_id_of(frame)
+    except Invalid:
+        await conn.limit("sendMessage")  # a bad frame spends the budget as a good one does
+        raise
+    # The budget and who has the room open (they read it as it arrives): one store trip.
+    viewers = await limits.ahit_then_room_viewers("sendMessage", conn.user_id, room_id)
     attachment_ids = parse_attachment_ids(frame.get("attachmentIds"))
     text = inputs.clean_text(frame.get("message"), allow_empty=bool(attachment_ids))
     client_id = inputs.clean_client_id(frame.get("clientId"))
     reply_to_id = optional_id(frame, "replyToId")
-    viewers = await get_store().room_viewers(room_id)
     (message, _created), events = await _send(
         sender=conn.user,
         room_id=room_id,

@@ -88,6 +88,15 @@ async def ahit(action: str, key: object) -> None:
         raise RateLimited()
 
 
+async def ahit_then_room_viewers(action: str, key: object, room_id: int) -> set[int]:
+    """`ahit`, and then who has the room open (a send needs both): one trip to the store."""
+    bucket, limit = limit_for(action)
+    allowed, viewers = await get_store().hit_then_room_viewers(_key(bucket, key), limit.hits, limit.window, room_id)
+    if not allowed:
+        raise RateLimited()
+    return viewers
+
+
 def hit(action: str, key: object) -> None:
     async_to_sync(ahit)(action, key)
 

@@ -77,6 +77,10 @@ class PresenceStore(Protocol):
     async def hits(self, key: str, window: float) -> int:
         """How many events `hit` counted for `key` in its current window; counts nothing."""
 
+    async def hit_then_room_viewers(self, key: str, limit: int, window: float, room_id: int) -> tuple[bool, set[int]]:
+        """`hit` and `room_viewers` at once (a send: its rate limit and who has the room open),
+        in one round trip where the store is remote."""
+
     async def clear(self) -> None:
         """Forget everything (tests and operators)."""
 
@@ -222,6 +226,9 @@ class InProcessStore:
         with self._lock:
             start, count = self._hits.get(key, (now, 0))
             return 0 if now - start >= window else count
+
+    async def hit_then_room_viewers(self, key: str, limit: int, window: float, room_id: int) -> tuple[bool, set[int]]:
+        return await self.hit(key, limit, window), await self.room_viewers(room_id)
 
     async def clear(self) -> None:
         with self._lock:
@@ -440,6 +447,13 @@ class RedisStore:
 
     async def hits(self, key: str, window: float) -> int:
         return int(await self._client().get(f"{self.prefix}rate:{key}") or 0)
+
+    async def hit_then_room_viewers(self, key: str, limit: int, window: float, room_id: int) -> tuple[bool, set[int]]:
+        async with self._client().pipeline(transaction=False) as pipe:
+            pipe.eval(_HIT, 1, f"{self.prefix}rate:{key}", max(1, int(window * 1000)))
+            pipe.zrangebyscore(self._room_key(room_id), f"({time.time()}", "+inf")
+            count, members = await pipe.execute()
+        return int(count) <= limit, {int(m.split(b":", 1)[0]) for m in members}
 
     async def clear(self) -> None:
         client = self._client()

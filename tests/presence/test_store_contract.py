@@ -278,6 +278,16 @@ async def test_hit_limits_per_key_within_a_window(store):
     assert await store.hit("send:1", 3, window) is True
 
 
+async def test_a_send_counts_its_budget_and_learns_the_rooms_viewers_at_once(store):
+    await store.add_connection(U1, "a")
+    await store.join_room(ROOM, U1, "a")
+    window = 60
+    assert await store.hit_then_room_viewers("send:9", 2, window, ROOM) == (True, {U1})
+    assert await store.hit_then_room_viewers("send:9", 2, window, ROOM + 1) == (True, set())
+    assert await store.hit_then_room_viewers("send:9", 2, window, ROOM) == (False, {U1}), "the same budget as hit"
+    assert await store.hit("send:9", 2, window) is False
+
+
 async def test_clear_forgets_everything(store):
     await store.add_connection(U1, "a")
     await store.join_room(ROOM, U1, "a")
