@@ -16,8 +16,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from chats.forms import AddFriendForm, MessageForm, NewChatForm, SendForm
-from chats.pages import room_context, shell_context
-from chats.selectors import room_for_member
+from chats.pages import read_state, room_context, shell_context
+from chats.selectors import read_positions, room_for_member
 from chats.services import message_edit, message_remove, message_send, read_mark, room_create, room_leave
 from chatty import limits
 from chatty.errors import ChattyError, Invalid, NotFound, NotParticipant, TooLong
@@ -72,8 +72,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @require_GET
 def room(request: HttpRequest, room_id: int) -> HttpResponse:
     chat = _member_room(request, room_id)
+    positions = read_positions(room_id=chat.pk)  # as they were before this visit reads the room
     read_mark(user=request.user, room_id=chat.pk)  # opening a room reads it
     context = shell_context(user=request.user) | room_context(user=request.user, room=chat)
+    context["read_state"] = read_state(
+        user=request.user, room=chat, positions=positions, participants=context["participants"]
+    )
     return render(request, "chats/room.html", context)
 
 
