@@ -278,7 +278,9 @@
     var who = el("strong", "", fmt("replyingTo", { name: senderName(li) }));
     bar.querySelector(".reply-what").appendChild(who);
     bar.querySelector(".reply-what").appendChild(document.createTextNode(" " + excerpt(li)));
+    var stick = C.nearBottom();
     bar.hidden = false;
+    if (stick) C.toBottom();      // the bar takes room from the history: its end stays in view
     if (C.textarea) C.textarea.focus();
   }
   function stopReply() { replyTo = null; if (bar) bar.hidden = true; }
@@ -417,11 +419,13 @@
   var scheduled = false;
   function refresh() {
     scheduled = false;
+    var stick = C.nearBottom();   // a receipt or a line added at the bottom keeps it in view
     list.querySelectorAll("li.msg[data-id]").forEach(decorate);
     placeUnreadLine();
     regroup();
     renderReceipts();
     if (menuFor && !menuFor.isConnected) closeMenu(false);
+    if (stick) C.toBottom();
   }
   function schedule() {
     if (scheduled) return;

@@ -9,7 +9,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import LIVE, PHONE, message, write
+from tests.browser.a11y import axe_violations, describe
+from tests.browser.conftest import DESKTOP, LIVE, PHONE, message, write
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -364,3 +365,50 @@ def test_without_javascript_edit_and_delete_still_work(live):
     gone.get_by_role("button", name="Delete").click()
     expect(message(page, "delete me")).to_have_count(0)
     expect(message(page, "no typo here")).to_have_count(1)
+
+
+@pytest.mark.parametrize("locale", ["en-US", "ko-KR"])
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_axe_finds_nothing_in_the_menu_picker_editor_dialog_reply_bar_and_receipts(live, viewport, locale):
+    from chats.services import message_send, reaction_toggle
+
+    ana, ben, _cho, room = pair(live, "Ana", "Ben", "Cho")
+    parent = live.send(ben, room, "hello Ana")
+    mine = live.db(message_send, sender=ana, room_id=room.pk, text="hi Ben", reply_to_id=parent.pk)[0]
+    live.db(reaction_toggle, user=ben, message_id=mine.pk, emoji="👍")
+    live.db(reaction_toggle, user=ana, message_id=parent.pk, emoji="🎉")
+    open_room(live, ben, room)  # Ben reads: a receipt under Ana's message
+    page = open_room(live, ana, room, viewport=viewport, locale=locale, bypass_csp=True, reduced_motion="reduce")
+    expect(page.locator(".receipt")).to_have_count(1)
+    found: dict[str, str] = {}
+
+    def check(state: str) -> None:
+        violations = axe_violations(page)
+        if violations:
+            found[state] = describe(violations)
+
+    check("room")
+    msg = page.locator(f"#msg-{mine.pk}")
+    msg.locator(".msg-more").click()
+    expect(page.locator("#msg-menu")).to_be_visible()
+    check("menu")
+    page.locator("#msg-menu [role=menuitem]").nth(1).click()  # React
+    expect(page.locator("#msg-menu.picker")).to_be_visible()
+    check("picker")
+    page.keyboard.press("Escape")
+    msg.locator(".msg-more").click()
+    page.locator("#msg-menu [role=menuitem]").nth(2).click()  # Edit
+    expect(msg.locator(".edit-box textarea")).to_be_focused()
+    check("editor")
+    page.keyboard.press("Escape")
+    msg.locator(".msg-more").click()
+    page.locator("#msg-menu [role=menuitem]").nth(3).click()  # Delete
+    expect(page.locator("#delete-dialog")).to_be_visible()
+    check("delete dialog")
+    page.keyboard.press("Escape")
+    expect(page.locator("#delete-dialog")).to_be_hidden()
+    msg.locator(".msg-more").click()
+    page.locator("#msg-menu [role=menuitem]").nth(0).click()  # Reply
+    expect(page.locator("#reply-bar")).to_be_visible()
+    check("reply bar")
+    assert not found, "\n".join(f"{state}:\n{text}" for state, text in found.items())
