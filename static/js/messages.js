@@ -363,6 +363,8 @@
 
   // This reader's own reads of live messages: told to the server (readBy for the others) while
   // the room is on screen and the tab visible.
+  // At most one markRead per READ_EVERY_MS: in a busy group every viewer's read goes to everyone.
+  var READ_EVERY_MS = state.kind === "group" ? 1500 : 150;
   var readSent = 0, readTimer = null;
   function newestFromOthers() {
     var max = 0;
@@ -373,12 +375,13 @@
     return max;
   }
   function markRead() {
-    clearTimeout(readTimer);
+    if (readTimer) return;            // one is on its way: it reads the newest when it goes
     readTimer = setTimeout(function () {
+      readTimer = null;
       if (document.visibilityState !== "visible" || !C.isJoined()) return;
       var id = newestFromOthers();
       if (id > readSent) { readSent = id; C.send({ type: "markRead", chatroomId: roomId, messageId: String(id) }); }
-    }, 150);
+    }, READ_EVERY_MS);
   }
   readSent = newestFromOthers();   // opening the room read these (and told the others)
   document.addEventListener("visibilitychange", markRead);
