@@ -92,11 +92,7 @@
       entries.push(menuItem(t("edit"), function () { closeMenu(false); startEdit(li); }));
       entries.push(menuItem(t("delete"), function () { closeMenu(false); askDelete(li); }, "danger"));
     } else {
-      entries.push(menuItem(t("markUnread"), function () {
-        closeMenu(true);
-        C.send({ type: "markUnread", chatroomId: roomId, messageId: id });
-        C.announce(t("markedUnread"));
-      }));
+      entries.push(menuItem(t("markUnread"), function () { closeMenu(true); markUnread(id); }));
     }
     menu.hidden = false;
     li.classList.add("menu-open");
@@ -175,6 +171,46 @@
   window.addEventListener("click", function (e) {
     if (press && press.fired) { e.preventDefault(); e.stopPropagation(); press = null; }
   }, true);
+
+  // --- mark unread: the room stays unread until its reader comes back ------------------------
+  // A socket joined to the room reads what arrives (and reads the room when it closes), so
+  // the page leaves the room's live stream first: new messages then count as unread (the
+  // badge shows them) and closing the page keeps them so. "Mark as read" (or sending a
+  // message) joins again, which brings what came meanwhile and reads it.
+  var paused = false;
+  var pausedBar = el("div", "unread-paused");
+  pausedBar.setAttribute("role", "status");
+  pausedBar.hidden = true;
+  var pausedText = el("span", "", t("markedUnread"));
+  var readAgain = button("small", t("markRead"));
+  pausedBar.appendChild(pausedText); pausedBar.appendChild(readAgain);
+  if (C.history) C.history.parentNode.insertBefore(pausedBar, C.history.nextSibling);
+  function lastStoredId() {
+    var max = 0;
+    list.querySelectorAll("li.msg[data-id]").forEach(function (li) { max = Math.max(max, parseInt(li.dataset.id, 10) || 0); });
+    return max;
+  }
+  function markUnread(id) {
+    if (!paused) C.send({ type: "leaveChatroom", chatroomId: roomId });
+    C.send({ type: "markUnread", chatroomId: roomId, messageId: id });
+    paused = true;
+    pausedBar.hidden = false;
+    C.announce(t("markedUnread"));
+  }
+  function resume() {
+    if (!paused) return;
+    var frame = { type: "connectToRoom", chatroomId: roomId };
+    var after = lastStoredId();
+    if (after) frame.afterId = String(after);
+    C.send(frame);                  // joinedChatroom ends the pause
+  }
+  readAgain.addEventListener("click", function () { resume(); if (C.textarea) C.textarea.focus(); });
+  C.on("joinedChatroom", function (f) {
+    if (f.chatroomId !== roomId) return;
+    paused = false;
+    pausedBar.hidden = true;
+  });
+  C.addExtra(function () { resume(); });   // a message sent from here: back in the room first
 
   // --- reactions ------------------------------------------------------------------------------
   function react(messageId, emoji) { C.send({ type: "react", chatroomId: roomId, messageId: messageId, emoji: emoji }); }
@@ -378,7 +414,7 @@
     if (readTimer) return;            // one is on its way: it reads the newest when it goes
     readTimer = setTimeout(function () {
       readTimer = null;
-      if (document.visibilityState !== "visible" || !C.isJoined()) return;
+      if (document.visibilityState !== "visible" || !C.isJoined() || paused) return;
       var id = newestFromOthers();
       if (id > readSent) { readSent = id; C.send({ type: "markRead", chatroomId: roomId, messageId: String(id) }); }
     }, READ_EVERY_MS);

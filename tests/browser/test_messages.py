@@ -14,6 +14,9 @@ from tests.browser.conftest import DESKTOP, LIVE, PHONE, message, write
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+# The first message after the "New messages" line (a day's separator may come between).
+FIRST_UNREAD = "#messages .unread-line + li.msg .text, #messages .unread-line + li.day + li.msg .text"
+
 
 def pair(live, *names: str):
     """Friends (the first with each of the others) and their room."""
@@ -135,6 +138,9 @@ def test_a_reply_shows_its_quote_and_the_quote_leads_to_a_parent_on_an_older_pag
     expect(first).to_have_count(1, timeout=LIVE)
     expect(first).to_have_class(re.compile(r"\bflash\b"))
     expect(first).to_be_in_viewport()
+    # Pages loaded from history are grouped too: Ben's next message joins his run.
+    expect(message(b, "filler 0", mine=True)).to_have_class(re.compile(r"\bgrouped\b"))
+    expect(first).not_to_have_class(re.compile(r"\bgrouped\b"))
 
 
 def test_reactions_count_on_both_pages_own_highlighted_and_a_chip_toggles(live):
@@ -180,20 +186,44 @@ def test_reactions_count_on_both_pages_own_highlighted_and_a_chip_toggles(live):
     expect(on_b.locator(".reactions li")).to_have_class("mine")
 
 
-def test_mark_unread_brings_the_badge_back(live):
+def test_mark_unread_brings_the_badge_back_and_it_stays_after_the_page_closes(live):
     ana, ben, room = pair(live, "Ana", "Ben")
     live.send(ana, room, "one")
     live.send(ana, room, "two")
-    b = open_room(live, ben, room)
+    a, b = open_room(live, ana, room), open_room(live, ben, room)
     badge = b.locator(f"#chat-{room.pk}-badge")
     expect(badge).to_have_attribute("data-unread", "0")
     menu_of(b, message(b, "one", mine=False)).get_by_role("menuitem", name="Mark unread").click()
     expect(badge).to_have_attribute("data-unread", "2", timeout=LIVE)
     expect(badge).to_be_visible()
     expect(badge).to_contain_text("2")
-    # Another tab of Ben's shows it too.
+    bar = b.locator(".unread-paused")
+    expect(bar).to_contain_text("Marked as unread")
+    # While it is unread, what comes counts as unread too, and does not show until read.
+    write(a, "three")
+    expect(badge).to_have_attribute("data-unread", "3", timeout=LIVE)
+    expect(message(b, "three")).to_have_count(0)
+    # Another tab shows it, and closing the room's page does not read it.
     dash = live.page(ben)
-    expect(dash.locator(f"#chat-{room.pk}-badge")).to_have_attribute("data-unread", "2")
+    dash_badge = dash.locator(f"#chat-{room.pk}-badge")
+    expect(dash_badge).to_have_attribute("data-unread", "3")
+    b.close()
+    write(a, "four")
+    expect(dash_badge).to_have_attribute("data-unread", "4", timeout=LIVE)
+    # Back in the room: read, with the line where Ben marked it.
+    b = open_room(live, ben, room)
+    expect(b.locator(FIRST_UNREAD)).to_have_text("one")
+    expect(b.locator(f"#chat-{room.pk}-badge")).to_have_attribute("data-unread", "0")
+    expect(dash_badge).to_have_attribute("data-unread", "0", timeout=LIVE)
+    # "Mark as read" on the bar brings what came meanwhile.
+    menu_of(b, message(b, "three", mine=False)).get_by_role("menuitem", name="Mark unread").click()
+    expect(dash_badge).to_have_attribute("data-unread", "2", timeout=LIVE)
+    write(a, "five")
+    expect(dash_badge).to_have_attribute("data-unread", "3", timeout=LIVE)
+    b.locator(".unread-paused").get_by_role("button", name="Mark as read").click()
+    expect(message(b, "five", mine=False)).to_have_count(1, timeout=LIVE)
+    expect(b.locator(".unread-paused")).to_be_hidden()
+    expect(dash_badge).to_have_attribute("data-unread", "0", timeout=LIVE)
 
 
 def test_seen_shows_live_for_the_sender_in_a_direct_room(live):
@@ -245,15 +275,14 @@ def test_seen_by_counts_the_readers_of_a_group_and_names_them(live):
 
 
 def test_new_messages_line_marks_where_the_reader_left_off(live):
+    from chats.services import read_mark
+
     ana, ben, room = pair(live, "Ana", "Ben")
     live.send(ana, room, "read already")
-    b = open_room(live, ben, room)
-    first_unread = "#messages .unread-line + li.msg .text, #messages .unread-line + li.day + li.msg .text"
-    expect(b.locator(first_unread)).to_have_text("read already")  # never read: all of it is new
-    b.goto("/dashboard")
+    live.db(read_mark, user=ben, room_id=room.pk)
     live.send(ana, room, "new one")
     live.send(ana, room, "new two")
-    b.goto(f"/dashboard/chat/{room.pk}")
+    b = open_room(live, ben, room)
     line = b.locator("#messages .unread-line")
     expect(line).to_have_text("New messages")
     after = b.evaluate(
@@ -411,4 +440,9 @@ def test_axe_finds_nothing_in_the_menu_picker_editor_dialog_reply_bar_and_receip
     page.locator("#msg-menu [role=menuitem]").nth(0).click()  # Reply
     expect(page.locator("#reply-bar")).to_be_visible()
     check("reply bar")
+    other = page.locator(f"#msg-{parent.pk}")
+    other.locator(".msg-more").click()
+    page.locator("#msg-menu [role=menuitem]").nth(2).click()  # Mark unread
+    expect(page.locator(".unread-paused")).to_be_visible()
+    check("marked unread")
     assert not found, "\n".join(f"{state}:\n{text}" for state, text in found.items())
