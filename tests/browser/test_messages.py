@@ -224,6 +224,17 @@ def test_mark_unread_brings_the_badge_back_and_it_stays_after_the_page_closes(li
     expect(message(b, "five", mine=False)).to_have_count(1, timeout=LIVE)
     expect(b.locator(".unread-paused")).to_be_hidden()
     expect(dash_badge).to_have_attribute("data-unread", "0", timeout=LIVE)
+    # Writing from a room marked unread joins it again: the message shows, sent.
+    menu_of(b, message(b, "five", mine=False)).get_by_role("menuitem", name="Mark unread").click()
+    expect(dash_badge).to_have_attribute("data-unread", "1", timeout=LIVE)
+    write(a, "six")
+    expect(dash_badge).to_have_attribute("data-unread", "2", timeout=LIVE)
+    write(b, "back now")
+    expect(message(b, "back now", mine=True)).to_have_count(1, timeout=LIVE)
+    expect(b.locator("#messages li.pending")).to_have_count(0)
+    expect(message(b, "six", mine=False)).to_have_count(1)
+    expect(b.locator(".unread-paused")).to_be_hidden()
+    expect(dash_badge).to_have_attribute("data-unread", "0", timeout=LIVE)
 
 
 def test_seen_shows_live_for_the_sender_in_a_direct_room(live):
