@@ -364,7 +364,8 @@
 
   // --- where the others read: "Seen", "Seen by N" ------------------------------------------
   var state = {};
-  try { state = JSON.parse((document.getElementById("read-state") || {}).textContent || "{}") || {}; } catch (err) { state = {}; }
+  var stateEl = document.getElementById("read-state");
+  try { state = JSON.parse((stateEl && stateEl.dataset.state) || "{}") || {}; } catch (err) { state = {}; }
   if (typeof state !== "object") state = {};
   var positions = {};
   Object.keys(state.positions || {}).forEach(function (uid) { positions[uid] = parseInt(state.positions[uid], 10) || 0; });

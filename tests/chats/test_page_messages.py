@@ -3,6 +3,7 @@ a viewer's confirmed read of a live message, and an edit that keeps each viewer'
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -18,9 +19,9 @@ def send(sender, room, text: str, **kwargs):
 
 
 def read_state(page: str) -> dict:
-    found = re.search(r'<script id="read-state" type="application/json">(.*?)</script>', page, re.S)
+    found = re.search(r'<div id="read-state" hidden data-state="([^"]*)"></div>', page)
     assert found, "the room page carries its read state"
-    return json.loads(found.group(1))
+    return json.loads(html.unescape(found.group(1)))
 
 
 def test_the_room_page_starts_from_the_read_positions_before_the_visit_reads(people, room):
