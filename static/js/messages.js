@@ -484,4 +484,9 @@
   }).observe(list, { childList: true });
   C.on("joinedChatroom", function () { setTimeout(schedule, 0); });
   refresh();
+  // More unread than fits: the room opens at the line, not at its end.
+  var line = list.querySelector(".unread-line");
+  if (line && C.history && line.getBoundingClientRect().top < C.history.getBoundingClientRect().top) {
+    C.history.scrollTop += line.getBoundingClientRect().top - C.history.getBoundingClientRect().top - 8;
+  }
 })();
