@@ -356,10 +356,8 @@
     seeking = { id: jump.closest("[data-reply-to]").dataset.replyTo, pages: 0 };
     seek();
   });
-  document.body.addEventListener("htmx:afterSettle", function (e) {
-    if (seeking && e.detail.elt && (e.detail.elt.id === "older" || e.detail.elt === document.body || e.detail.elt.id === "messages")) {
-      setTimeout(seek, 0);   // after chatty.js kept the scroll position
-    }
+  document.body.addEventListener("htmx:afterSettle", function () {
+    if (seeking) setTimeout(seek, 0);   // after chatty.js kept the scroll position
   });
 
   // --- where the others read: "Seen", "Seen by N" ------------------------------------------
@@ -465,6 +463,7 @@
     regroup();
     renderReceipts();
     if (menuFor && !menuFor.isConnected) closeMenu(false);
+    if (replyTo && !msgById(replyTo)) stopReply();   // the message being answered was deleted
     if (stick) C.toBottom();
   }
   function schedule() {
