@@ -96,9 +96,12 @@ def test_delete_asks_first_then_the_message_is_gone_from_both_pages(live):
     expect(dialog).to_be_hidden()
     expect(mine).to_have_count(1)
 
+    menu_of(a, mine).get_by_role("menuitem", name="Reply").click()
+    expect(a.locator("#reply-bar")).to_be_visible()
     menu_of(a, mine).get_by_role("menuitem", name="Delete").click()
     dialog.get_by_role("button", name="Delete").click()
     expect(mine).to_have_count(0, timeout=LIVE)
+    expect(a.locator("#reply-bar")).to_be_hidden()  # no reply to a message that is gone
     expect(message(b, "oops, wrong chat")).to_have_count(0, timeout=LIVE)
     expect(message(b, "hello")).to_have_count(1)
 
