@@ -349,10 +349,13 @@ def message_edited(event: dict[str, Any]) -> Out:
     out = Out(text=dumps({"type": "messageEdited", "chatroomId": str(event["room_id"]), "message": message}))
 
     def html(user_id: int, lang: str) -> str:
-        me_id = sender if str(user_id) == sender else ""
-        key = f"{me_id}:{lang}"
+        # One variant per side and per set of emoji the viewer reacted with (their own are
+        # highlighted), not per socket: the rendering depends on nothing else of the viewer.
+        me = str(user_id)
+        own = ",".join(r["emoji"] for r in message["reactions"] if me in r["userIds"])
+        key = f"{me == sender}:{own}:{lang}"
         if key not in out.cache:
-            out.cache[key] = fragments.render({"kind": "messageEdited", "message": message, "me_id": me_id}, lang)
+            out.cache[key] = fragments.render({"kind": "messageEdited", "message": message, "me_id": me}, lang)
         return out.cache[key]
 
     out.html_per_user = html

@@ -36,6 +36,18 @@ def shell_context(*, user: User) -> dict[str, Any]:
     }
 
 
+def read_state(*, user: User, room: Any, positions: dict[str, str | None], participants: list[dict]) -> dict:
+    """What the page's receipts and its "New messages" line start from: how far each other
+    participant read, their names, and where the reader was before this visit read the room."""
+    me = str(user.pk)
+    return {
+        "kind": room.kind,
+        "lastRead": positions.get(me),
+        "positions": {uid: mid for uid, mid in positions.items() if uid != me},
+        "names": {str(p["participantId"]): p["name"] for p in participants if not p["is_me"]},
+    }
+
+
 def room_context(
     *, user: User, room: Any, before: int | None = None, around: int | None = None, after: int | None = None
 ) -> dict[str, Any]:

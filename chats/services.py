@@ -319,6 +319,13 @@ def read_mark(*, user: User, room_id: int, message_id: Any = None) -> int:
                 last_read_id=target, unread_count=_unread_after(target)
             )
             _position_moved(user_id=user.pk, room_id=room.pk, before=position[0], after=target)
+        elif position and asked is not None and target and position[0] == target:
+            # A page confirms it showed the message its socket was counted as reading when it
+            # arrived (a send moves its viewers' positions silently): the others learn now.
+            publish_on_commit(
+                members_group(room.pk),
+                {"type": "chat.read_by", "room_id": room.pk, "user_id": user.pk, "message_id": target},
+            )
     return target
 
 

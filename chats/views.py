@@ -19,8 +19,8 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.services import user_rename
 from chats.forms import AddFriendForm, AddMembersForm, MessageForm, NameForm, NewChatForm, RenameForm, SendForm
 from chats.models import ChatRoom
-from chats.pages import room_context, room_page_context, search_context, shell_context
-from chats.selectors import room_for_member
+from chats.pages import read_state, room_context, room_page_context, search_context, shell_context
+from chats.selectors import read_positions, room_for_member
 from chats.services import (
     message_edit,
     message_remove,
@@ -84,10 +84,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @require_GET
 def room(request: HttpRequest, room_id: int) -> HttpResponse:
     chat = _member_room(request, room_id)
+    positions = read_positions(room_id=chat.pk)  # as they were before this visit reads the room
     read_mark(user=request.user, room_id=chat.pk)  # opening a room reads it
     # ?around=<message id>: the history around that message (a search result to jump to).
     around = _int_param(request, "around")
-    return render(request, "chats/room.html", room_page_context(user=request.user, room=chat, around=around))
+    context = room_page_context(user=request.user, room=chat, around=around)
+    context["read_state"] = read_state(
+        user=request.user, room=chat, positions=positions, participants=context["participants"]
+    )
+    return render(request, "chats/room.html", context)
 
 
 def _int_param(request: HttpRequest, name: str) -> int | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
+from typing import Any
 
 import nh3
 from django import template
@@ -87,3 +89,10 @@ def minus(value: int, other: int) -> int:
 def ellipsis(text: str | None, length: int = 60) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= int(length) else text[: int(length) - 1] + "…"
+
+
+@register.filter
+def to_json(value: Any) -> str:
+    """A value as JSON text for a data- attribute, escaped there like any text (the pages'
+    CSP and tests/security allow no inline script, not even a JSON one)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -7,7 +7,8 @@ Run by hand (not part of the test suite):
 It makes a throw-away SQLite database with a few people, friends, chats and messages,
 serves it with daphne (DEBUG off), and saves PNGs to docs/screenshots/: the login page, the
 dashboard, a room, and the add-friend dialog, each as `<page>-desktop.png` (1280x800) and
-`<page>-phone.png` (390x844).
+`<page>-phone.png` (390x844); and a group room's messages (a reply, reactions, read receipts,
+the reply bar) as `messages-desktop.png`.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def seed() -> dict[str, object]:
     from django.test import Client
 
     from accounts.models import User
-    from chats.services import message_send, read_mark, room_create
+    from chats.models import Message
+    from chats.services import message_send, reaction_toggle, read_mark, room_create
     from friends.services import friendship_create
 
     def person(username: str, name: str, status: str = "online") -> User:
@@ -85,6 +87,16 @@ def seed() -> dict[str, object]:
     ]:
         message_send(sender=sender, room_id=group.pk, text=text)
     read_mark(user=minsu, room_id=direct.pk)
+    # The group shows what messages can do: a reply, reactions, who has seen it.
+    hike = Message.objects.filter(room_id=group.pk).order_by("id").first()
+    answer, _ = message_send(
+        sender=minsu, room_id=group.pk, text="Count me in! I'll bring snacks 🍙", reply_to_id=hike.pk
+    )
+    for user, emoji in ((ana, "👍"), (cho, "👍"), (minsu, "🎉")):
+        reaction_toggle(user=user, message_id=hike.pk, emoji=emoji)
+    reaction_toggle(user=ben, message_id=answer.pk, emoji="❤️")
+    for reader in (ana, ben):
+        read_mark(user=reader, room_id=group.pk)
 
     def cookie(user: User) -> str:
         client = Client()
@@ -92,7 +104,7 @@ def seed() -> dict[str, object]:
         update_last_login(None, user)
         return client.cookies["sessionid"].value
 
-    return {"direct": direct.pk, "sessions": {u.username: cookie(u) for u in (minsu, ana, ben)}}
+    return {"direct": direct.pk, "group": group.pk, "sessions": {u.username: cookie(u) for u in (minsu, ana, ben)}}
 
 
 def main() -> int:
@@ -165,6 +177,18 @@ def main() -> int:
                 connected(page)
                 page.locator("#composer-text").fill("See you tomorrow!")
                 shot(page, f"room-{label}")
+
+                if label == "desktop":
+                    # A group: a reply with its quote, reactions, "Seen by 2", and a reply being written.
+                    page.goto(f"/dashboard/chat/{data['group']}")
+                    connected(page)
+                    expect(page.locator(".receipt")).to_contain_text("Seen by 2")
+                    last = page.locator("#messages li.msg[data-id]").filter(has_text="Bring water")
+                    last.hover()
+                    last.locator(".msg-more").click()
+                    page.get_by_role("menuitem", name="Reply").click()
+                    page.locator("#composer-text").fill("Good idea, I'll pack two bottles")
+                    shot(page, "messages-desktop")
             browser.close()
     finally:
         server.close()

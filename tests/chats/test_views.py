@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 
@@ -245,8 +247,9 @@ def test_a_reply_shows_its_quote_and_reactions_show_their_count(pair):
     reaction_toggle(user=bob, message_id=reply.pk, emoji="👍")
     client = signed_in(alice)
     page = client.get(f"/dashboard/chat/{room.pk}").content.decode()
-    assert f'data-reply-to="{parent.pk}"' in page and "the question</blockquote>" in page
-    assert '<li data-emoji="👍">👍 1</li>' in page
+    assert f'data-reply-to="{parent.pk}"' in page and "the question</a></blockquote>" in page
+    assert f'href="#msg-{parent.pk}"' in page  # the quote leads to its parent
+    assert re.search(r'<li data-emoji="👍"><button [^>]*aria-pressed="false"[^>]*>👍 1</button></li>', page)
     message_remove(user=bob, message_id=parent.pk)
     page = client.get(f"/dashboard/chat/{room.pk}").content.decode()
     assert "Message deleted" in page
