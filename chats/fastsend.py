@@ -1,19 +1,27 @@
-"""The common send on PostgreSQL in one statement: a message without a reply or attachments.
+"""The common send on PostgreSQL in one round trip: a message without a reply or attachments.
 
 `message_send` (chats/services.py) takes this path when it can. Lock the room's row (for the
 sender, a participant; a direct room only while its two people are friends), insert the
 message, move the room's newest message forward and count the new message for everyone: the
-same five steps as the portable path, as one statement with data-modifying CTEs. Outside a
-transaction it is its own transaction, so a send is one round trip instead of six (BEGIN,
-lock, insert, advance, count, COMMIT). Each round trip of a database thread also waits for the
-GIL that a busy event loop holds (TRAPS: the switch interval), so the trips, not the SQL, were
-the cost (docs/performance.md).
+same steps as the portable path, sent as one query string of four statements (BEGIN; the
+lock; the rest as data-modifying CTEs; COMMIT), so a send is one round trip instead of six.
+Each round trip of a database thread also waits for the GIL that a busy event loop holds
+(TRAPS: the switch interval), so the trips, not the SQL, were the cost (docs/performance.md).
 
-The order of sends in a room is kept as before: the insert reads from the locked row, so the
-message's id is drawn after the lock, and the room's previous newest id is read under it.
+The lock is a statement of its own: PostgreSQL gives each statement of the string its own
+snapshot, taken when it starts, so the counting statement sees every participant committed
+while the send waited for the lock (members added meanwhile get their unread count). The
+order of sends in a room is kept as before: the message's id is drawn under the lock, and the
+room's previous newest id is read under it.
+
+Who may write and how the new message is counted are the rules of chats/rules.py
+(`_direct_stranger`) and chats/services.py (`_count_the_new_message`), written again here in
+SQL: change them together (tests/chats/test_fastsend.py runs both paths).
 """
 
 from __future__ import annotations
+
+import contextlib
 
 from django.db import connection
 from django.utils import timezone
@@ -38,6 +46,8 @@ def _statement() -> str:
     room, member = q(ChatRoom._meta.db_table), q(Participant._meta.db_table)
     message, friendship = q(Message._meta.db_table), q(Friendship._meta.db_table)
     return f"""
+    BEGIN;
+    SELECT id FROM {room} WHERE id = %(room)s FOR UPDATE;
     WITH r AS (
         SELECT r.id, r.last_message_id FROM {room} r JOIN {member} p ON p.room_id = r.id
         WHERE r.id = %(room)s AND p.user_id = %(sender)s
@@ -61,7 +71,8 @@ def _statement() -> str:
         FROM m WHERE p.room_id = %(room)s
         RETURNING p.user_id, p.unread_count
     )
-    SELECT (SELECT id FROM m), (SELECT last_message_id FROM r), c.user_id, c.unread_count FROM c
+    SELECT (SELECT id FROM m), (SELECT last_message_id FROM r), c.user_id, c.unread_count FROM c;
+    COMMIT
     """  # noqa: S608 (our tables; every value is a parameter)
 
 
@@ -89,7 +100,16 @@ def send(
         "readers": sorted(reader_ids),
     }
     with connection.cursor() as cursor:
-        cursor.execute(_STATEMENT, params)
+        try:
+            cursor.execute(_STATEMENT, params)
+        except Exception:
+            # The string's transaction stays open and failed (a repeated clientId, a lost
+            # connection): end it, so that the connection is usable again.
+            with contextlib.suppress(Exception):
+                cursor.execute("ROLLBACK")
+            raise
+        cursor.nextset()  # past BEGIN: the lock's rows
+        cursor.nextset()  # the send's rows
         rows = cursor.fetchall()
     if not rows:
         return None

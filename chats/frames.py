@@ -79,9 +79,9 @@ async def _watch_members(conn: Conn, room_id: int) -> None:
     dots as they are now go first (anything published from `since` on follows)."""
     since = time.time()
     peers = await _presence_peers(conn.user_id, room_id)
+    conn.watch_members(room_id, list(peers), since)
     if not peers:
         return
-    conn.watch_members(room_id, list(peers), since)
     online = await get_store().online(list(peers))
     dots = [(str(p), peers[p] if p in online else STATUS_OFFLINE) for p in sorted(peers)]
     conn.write(render_fragment({"kind": "presence", "dots": dots}, conn.lang))
@@ -122,6 +122,11 @@ class Rooms:
     @staticmethod
     def group(room_id: int) -> str:
         return room_group(room_id)
+
+    @staticmethod
+    def message_group(room_id: int) -> str:
+        """Where a room's messages are published: its members' group (with their lastMessage)."""
+        return members_group(room_id)
 
     @staticmethod
     async def load_join(user: Any, room_id: int, after_id: int | None) -> tuple[list[dict], bool, int, Any]:
@@ -411,7 +416,13 @@ def chat_updated(event: dict[str, Any]) -> Out:
     the room is open, its header, from the one user's side whose group this event reached (made
     once per language, whatever the number of their tabs)."""
     room = event["chatroom"]
-    out = Out(text=dumps({"type": "chatroomUpdated", "chatroom": room}))
+    room_id = int(room["id"])
+
+    def effect(conn: Conn) -> Any:
+        # Members in or out: a browser's socket in the room follows the new members' dots.
+        return _watch_members(conn, room_id) if conn.ui and conn.in_room(room_id) else None
+
+    out = Out(text=dumps({"type": "chatroomUpdated", "chatroom": room}), effect=effect)
 
     def html(user_id: int, lang: str) -> str:
         key = f"{user_id}:{lang}"

@@ -70,7 +70,8 @@ class Conn(Protocol):
 
     def watch_members(self, room_id: int, user_ids: list[int], since: float) -> None:
         """See the presence of a joined room's members (who need not be friends) while the
-        socket is in the room; leaving the room ends it, a friendship's end does not."""
+        socket is in the room: they are now exactly `user_ids` (a join; members in or out).
+        Leaving the room ends it, a friendship's end does not, a block does."""
 
     def forget(self, user_id: int) -> None:
         """See nothing more of this user's presence, friend or room member (a block)."""

@@ -67,6 +67,7 @@ class Socket:
         self.groups: set[str] = set()
         self.watching: set[int] = set()  # friends
         self.member_of: dict[int, set[int]] = {}  # room members watched: user id -> joined rooms
+        self.forgotten: set[int] = set()  # blocked either way while this socket is open
         self.rooms: set[int] = set()
         self.at_once = False  # ends for presence at once (logout), not after the reload grace
         self.closed = False  # a close frame is queued, or the client is gone: nothing more is sent
@@ -254,21 +255,34 @@ class Socket:
             self.hub.unwatch(user_id, self)
 
     def watch_members(self, room_id: int, user_ids: list[int], since: float) -> None:
-        for user_id in user_ids:
+        """The room's members are now exactly `user_ids` (a join, or members in or out)."""
+        if room_id not in self.rooms:
+            return  # left while the members were read
+        wanted = set(user_ids) - self.forgotten
+        for user_id, rooms in list(self.member_of.items()):
+            if room_id in rooms and user_id not in wanted:
+                self._drop_member(user_id, room_id)
+        for user_id in wanted:
             rooms = self.member_of.setdefault(user_id, set())
             if not rooms and user_id not in self.watching:
                 self.hub.watch(user_id, self, since)
             rooms.add(room_id)
 
+    def _drop_member(self, user_id: int, room_id: int) -> None:
+        rooms = self.member_of.get(user_id, set())
+        rooms.discard(room_id)
+        if not rooms:
+            self.member_of.pop(user_id, None)
+            if user_id not in self.watching:
+                self.hub.unwatch(user_id, self)
+
     def _unwatch_members(self, room_id: int) -> None:
-        for user_id, rooms in list(self.member_of.items()):
-            rooms.discard(room_id)
-            if not rooms:
-                del self.member_of[user_id]
-                if user_id not in self.watching:
-                    self.hub.unwatch(user_id, self)
+        for user_id in [u for u, rooms in self.member_of.items() if room_id in rooms]:
+            self._drop_member(user_id, room_id)
 
     def forget(self, user_id: int) -> None:
+        """A block: nothing more of this user's presence on this socket, whatever comes."""
+        self.forgotten.add(user_id)
         self.watching.discard(user_id)
         self.member_of.pop(user_id, None)
         self.hub.unwatch(user_id, self)

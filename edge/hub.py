@@ -224,17 +224,22 @@ class Hub:
                 deliver=write_out,
                 resync=_resync,
             )
-        group = protocol.ROOMS.group(room_id)
-        self.idle.pop(group, None)
-        self.members.setdefault(group, set())
-        await self._subscribe(group)
+        # The room's own events and its messages (which come through the members' group): the
+        # process hears both before a joining socket reads the database, so nothing sent
+        # between that read and the socket's own subscriptions is lost.
+        for group in (protocol.ROOMS.group(room_id), protocol.ROOMS.message_group(room_id)):
+            self.idle.pop(group, None)
+            self.members.setdefault(group, set())
+            await self._subscribe(group)
         return stream
 
     def release_stream(self, room_id: int) -> None:
         stream = self.streams.get(room_id)
         if stream is not None and not len(stream):
             del self.streams[room_id]
-            self.idle[protocol.ROOMS.group(room_id)] = time.monotonic()
+            for group in (protocol.ROOMS.group(room_id), protocol.ROOMS.message_group(room_id)):
+                if not self.members.get(group):
+                    self.idle[group] = time.monotonic()
 
     def _render_message(self, payload: dict[str, Any]) -> Out:
         self.renders += 1

@@ -74,3 +74,60 @@ def test_refusals_are_the_portable_paths(people, make_user):
         message_send(sender=ana, room_id=room.pk, text="still friends?", viewer_ids=set())
     assert not Message.objects.filter(room=room).exists()
     assert counts(room)[ben.pk] == (0, 0)
+
+
+@pytest.mark.needs_postgres
+def test_a_member_added_while_the_send_waits_for_the_room_is_counted(people, make_user):
+    """The send's counting statement sees who joined while it waited for the room's lock (a
+    single statement would count from the snapshot it took before waiting)."""
+    import threading
+    import time
+
+    from django.db import connections, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.fail("this test is for PostgreSQL (the second test pass)")
+    ana, ben, cy = people("Ana", "Ben", "Cy")
+    newcomer = make_user("Newcomer")
+    room, _ = room_create(creator=ana, friend_ids=[ben.pk, cy.pk])
+    holding, release = threading.Event(), threading.Event()
+    result: dict = {}
+
+    def add_and_wait() -> None:
+        with transaction.atomic():
+            ChatRoom.objects.select_for_update().get(pk=room.pk)  # as room_add_members locks it
+            Participant.objects.create(room=room, user=newcomer)
+            holding.set()
+            release.wait(30)
+        connections.close_all()
+
+    def send() -> None:
+        try:
+            with capture_events() as events:
+                result["message"], _ = message_send(sender=ana, room_id=room.pk, text="hello all", viewer_ids=set())
+            result["events"] = events
+        except Exception as exc:  # shown by the assertions below
+            result["error"] = exc
+        finally:
+            connections.close_all()
+
+    adder = threading.Thread(target=add_and_wait)
+    adder.start()
+    assert holding.wait(30)
+    sender = threading.Thread(target=send)
+    sender.start()
+    deadline = time.monotonic() + 30
+    while not _someone_waits_for_a_lock():  # the send is queued behind the adder's lock
+        assert time.monotonic() < deadline, "the send never waited for the room"
+    release.set()
+    adder.join(30)
+    sender.join(30)
+    assert "error" not in result, result
+    assert counts(room)[newcomer.pk][0] == 1
+    assert result["events"][0][1]["unread"][str(newcomer.pk)] == 1
+
+
+def _someone_waits_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        return cursor.fetchone()[0] > 0

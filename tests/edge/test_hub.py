@@ -145,3 +145,36 @@ async def test_each_participant_gets_their_own_unread_count_in_one_rendered_fram
     assert "읽지 않은 메시지 2개" in html[-1]  # the Korean socket, its own count
     for comm in (reader_ws, away_ws, sender_ws):
         await comm.disconnect()
+
+
+async def test_a_message_sent_while_a_socket_joins_a_new_room_reaches_it(make_user, befriend, token_for, monkeypatch):
+    """Subscribe first, then read: the process hears the room's messages (published to its
+    members' group) before the joining socket reads the database, even for a room this
+    process has not heard of yet (its chat.created news not arrived)."""
+    from chats import frames
+    from chats.services import message_send, room_create
+    from chatty.realtime import collecting, publish
+    from edge import protocol
+
+    ana, ben = await database_sync_to_async(make_user)("Ana"), await database_sync_to_async(make_user)("Ben")
+    await database_sync_to_async(befriend)(ana, ben)
+    ben_ws = await open_socket(token_for(ben))
+    for news in ("chat.created", "chat.added"):  # the news of the new room has not arrived yet
+        monkeypatch.setitem(protocol.EVENTS, news, lambda event: None)
+    room, _ = await database_sync_to_async(room_create)(creator=ana, friend_ids=[ben.pk])
+    real = frames.Rooms.load_join
+
+    async def read_then_ana_sends(user, room_id, after_id):
+        loaded = await real(user, room_id, after_id)
+        _sent, events = await database_sync_to_async(collecting(message_send))(
+            sender=ana, room_id=room_id, text="in the window", viewer_ids=set()
+        )
+        await publish(events)
+        return loaded
+
+    monkeypatch.setattr(frames.Rooms, "load_join", staticmethod(read_then_ana_sends))
+    await ben_ws.send_json_to({"type": "connectToRoom", "chatroomId": str(room.pk)})
+    await until(ben_ws, lambda text: text.startswith('{"type":"joinedChatroom"'))
+    seen = await until(ben_ws, lambda text: text.startswith('{"type":"message"'))
+    assert '"in the window"' in seen[-1]
+    await ben_ws.disconnect()

@@ -94,3 +94,26 @@ async def test_no_presence_across_a_block_even_in_a_shared_group(make_user, befr
     assert not any(f"dot-user-{cy.pk}" in text for text in on_join)
     for ws in (ben_again, ana_ws, cy_ws, ben_ws):
         await ws.disconnect()
+
+
+async def test_members_added_or_gone_while_the_room_is_open_are_followed_or_dropped(make_user, befriend, token_for):
+    from chats.services import room_add_members, room_leave
+
+    ana, ben, cy, room = await club(make_user, befriend)
+    dee = await database_sync_to_async(make_user)("Dee")
+    await database_sync_to_async(befriend)(ana, dee)  # Ana's friend, a stranger to Ben
+    ben_ws, _ = await joined_browser_socket(token_for(ben), room)
+    await database_sync_to_async(room_add_members)(user=ana, room_id=room.pk, friend_ids=[dee.pk])
+    await until(ben_ws, lambda text: '"chatroomUpdated"' in text)
+    dee_ws = await open_socket(token_for(dee))
+    await until(ben_ws, lambda text: dot(dee, "online") in text)
+
+    # Cy leaves: Ben (no friend of Cy's) hears nothing more of Cy's presence.
+    await database_sync_to_async(room_leave)(user=cy, room_id=room.pk)
+    await until(ben_ws, lambda text: '"chatroomUpdated"' in text)
+    cy_ws = await open_socket(token_for(cy))
+    await dee_ws.send_json_to({"type": "changeStatus", "status": "away"})
+    heard = await until(ben_ws, lambda text: dot(dee, "away") in text)
+    assert not any(dot(cy, "online") in text for text in heard)
+    for ws in (cy_ws, dee_ws, ben_ws):
+        await ws.disconnect()
