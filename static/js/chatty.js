@@ -164,15 +164,30 @@
       else localStorage.setItem(storeKey(kind), JSON.stringify(value));
     } catch (err) { /* private mode or full: the page still works, a reload forgets */ }
   }
+  // Two tabs of one room share the stored outbox: each writes its own messages and removes
+  // only those it knew (sent, discarded), never another tab's.
+  var ownIds = {};
   function saveOutbox() {
     if (!roomId) return;
-    var kept = {};
+    var kept = load("outbox", {});
+    Object.keys(kept).forEach(function (id) { if (ownIds[id] && !outbox[id]) delete kept[id]; });
     Object.keys(outbox).forEach(function (id) {
       var item = outbox[id];
+      ownIds[id] = true;
       kept[id] = { text: item.text, extra: item.extra || {}, permanent: !!item.permanent, at: item.at || Date.now() };
     });
     save("outbox", kept);
   }
+  // Nothing typed stays in the browser after its user logs out (a shared computer).
+  function forgetTyped() {
+    try {
+      var prefixes = ["chatty.outbox." + me + ".", "chatty.draft." + me + "."];
+      Object.keys(localStorage).forEach(function (key) {
+        if (prefixes.some(function (p) { return key.indexOf(p) === 0; })) localStorage.removeItem(key);
+      });
+    } catch (err) { /* storage unavailable: nothing was kept */ }
+  }
+  var STALE_MS = 12 * 3600 * 1000;  // an unsent message older than this waits for a Retry
 
   // --- the outbox: "sending" until ack, "failed – retry" on error or time-out ---------
   function pendingEl(clientId) { return document.getElementById("pending-" + clientId); }
@@ -224,8 +239,10 @@
     li.classList.add("failed");
     var state = li.querySelector(".state");
     state.innerHTML = "";
-    if (!item.permanent) state.appendChild(stateButton(t("failed"), function () { trySend(clientId); }));
-    state.appendChild(stateButton(t("edit"), function () {
+    if (!item.permanent) state.appendChild(stateButton(t("failed"), function () { item.held = false; trySend(clientId); }));
+    // Edit puts the text back in the composer; a message with files keeps them by Retry instead.
+    var files = item.extra && item.extra.attachmentIds && item.extra.attachmentIds.length;
+    if (!files) state.appendChild(stateButton(t("edit"), function () {
       var gone = drop(clientId);
       if (gone && textarea) { textarea.value = gone.text; composerChanged(); textarea.focus(); }
     }));
@@ -264,7 +281,12 @@
   // the socket it ends closes with 4401 meanwhile, and sending the page to /login then would
   // abort the form's own answer.
   var leaving = false;
-  document.addEventListener("submit", function (e) { if (!e.defaultPrevented) leaving = true; });
+  document.addEventListener("submit", function (e) {
+    if (e.defaultPrevented) return;
+    leaving = true;
+    var action = e.target.getAttribute("action") || "";
+    if (/\/accounts\/logout(-everywhere)?\/$/.test(action)) forgetTyped();
+  });
   window.addEventListener("beforeunload", function () { leaving = true; });
   app.addEventListener("htmx:wsClose", function (e) {
     joined = false; setConn("offline");
@@ -284,7 +306,7 @@
     var f; try { f = JSON.parse(raw); } catch (err) { return; }
     if (f.type === "joinedChatroom" && f.chatroomId === roomId) {
       joined = true; everJoined = true; setComposerEnabled(true);
-      Object.keys(outbox).forEach(function (id) { if (!outbox[id].permanent) trySend(id); });
+      Object.keys(outbox).forEach(function (id) { if (!outbox[id].permanent && !outbox[id].held) trySend(id); });
     }
     else if (f.type === "removedFromChatroom" && f.chatroomId === roomId) {
       // Left (in this tab or another): the page stays readable, and a reconnect no longer
@@ -624,9 +646,13 @@
   if (roomId && messages) {
     var kept = load("outbox", {});
     Object.keys(kept).forEach(function (id) {
-      outbox[id] = { text: kept[id].text, extra: kept[id].extra || {}, permanent: kept[id].permanent, at: kept[id].at, timer: null };
+      // Unsent for long (days ago, on another visit): shown as failed, sent only by Retry.
+      var held = !kept[id].permanent && Date.now() - (kept[id].at || 0) > STALE_MS;
+      outbox[id] = { text: kept[id].text, extra: kept[id].extra || {}, permanent: kept[id].permanent, at: kept[id].at, held: held, timer: null };
+      ownIds[id] = true;
       showPending(id, kept[id].text);
       if (kept[id].permanent) fail(id, true);
+      else if (held) fail(id);
     });
   }
 

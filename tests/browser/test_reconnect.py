@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import connected, message
+from tests.browser.conftest import LIVE, connected, message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -135,3 +136,72 @@ def test_unsent_message_and_draft_survive_closing_the_page(live):
     connected(again)
     expect(again.locator("#messages li.msg .text")).to_have_text(["typed before the tab closed"])
     expect(again.locator("#messages li.pending")).to_have_count(0)
+
+
+def test_two_tabs_of_one_room_keep_each_others_unsent_messages(live):
+    from chats.models import Message
+
+    ana, ben = live.user("Ana"), live.user("Ben")
+    live.befriend(ana, ben)
+    room = live.room(ana, ben)
+    context = live.context(ana)
+    tabs = [context.new_page(), context.new_page()]
+    for tab in tabs:
+        tab.goto(f"/dashboard/chat/{room.pk}")
+        connected(tab)
+    live.server.kill()
+    for tab, text in zip(tabs, ["from the first tab", "from the second tab"], strict=True):
+        expect(tab.locator("#conn-state")).to_have_attribute("data-state", "offline")
+        tab.fill("#composer-text", text)
+        tab.press("#composer-text", "Enter")
+        expect(tab.locator("#messages li.msg.pending")).to_have_count(1)
+    for tab in tabs:
+        tab.close()
+
+    live.server.start(same_port=True)
+    again = context.new_page()
+    again.goto(f"/dashboard/chat/{room.pk}")
+    connected(again)
+    for text in ("from the first tab", "from the second tab"):
+        expect(message(again, text, mine=True)).to_have_count(1, timeout=RECONNECT)
+    expect(again.locator("#messages li.pending")).to_have_count(0)
+    stored = live.db(lambda: sorted(Message.objects.filter(room=room).values_list("text", flat=True)))
+    assert stored == ["from the first tab", "from the second tab"]
+
+
+def test_a_message_left_unsent_for_days_waits_for_a_retry(live):
+    from chats.models import Message
+
+    ana, ben = live.user("Ana"), live.user("Ben")
+    live.befriend(ana, ben)
+    room = live.room(ana, ben)
+    page = live.page(ana, f"/dashboard/chat/{room.pk}")
+    two_days = 2 * 24 * 3600 * 1000
+    page.evaluate(
+        "([key, at]) => localStorage.setItem(key, JSON.stringify({old: {text: 'written two days ago', at}}))",
+        [f"chatty.outbox.{ana.pk}.{room.pk}", int(time.time() * 1000) - two_days],
+    )
+    sent: list[dict] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(json.loads(payload))))
+    page.reload()
+    connected(page)
+    failed = page.locator("#pending-old.failed")
+    expect(failed).to_have_count(1)
+    assert [f for f in sent if f["type"] == "sendMessage"] == []
+    failed.get_by_role("button", name="Failed – retry").click()
+    expect(message(page, "written two days ago", mine=True)).to_have_count(1, timeout=LIVE)
+    assert live.db(lambda: list(Message.objects.filter(room=room).values_list("client_id", flat=True))) == ["old"]
+
+
+def test_logging_out_forgets_drafts_and_unsent_messages(live):
+    ana, ben = live.user("Ana"), live.user("Ben")
+    live.befriend(ana, ben)
+    room = live.room(ana, ben)
+    page = live.page(ana, f"/dashboard/chat/{room.pk}")
+    page.fill("#composer-text", "a private draft")
+    assert page.evaluate("() => Object.keys(localStorage).filter((k) => k.startsWith('chatty.'))")
+    page.locator(".me-button").click()
+    page.locator("#settings-dialog").get_by_role("button", name="Log out", exact=True).click()
+    page.locator("#logout-dialog").get_by_role("button", name="Log out").click()
+    page.wait_for_url(lambda url: "/chat/" not in url)
+    assert page.evaluate("() => Object.keys(localStorage).filter((k) => k.startsWith('chatty.'))") == []
