@@ -9,6 +9,7 @@ urlpatterns = [
     path("dashboard/chat/<int:room_id>/send", views.send, name="room-send"),
     path("dashboard/chat/<int:room_id>/leave", views.leave, name="room-leave"),
     path("dashboard/chat/<int:room_id>/settings", views.group_settings, name="room-settings"),
+    path("dashboard/chat/<int:room_id>/mute", views.mute, name="room-mute"),
     path("dashboard/chat/<int:room_id>/rename", views.rename_group, name="room-rename"),
     path("dashboard/chat/<int:room_id>/add", views.add_members, name="room-add"),
     path("dashboard/name", views.set_name, name="set-name"),

@@ -29,6 +29,7 @@ from chats.services import (
     room_add_members,
     room_create,
     room_leave,
+    room_mute,
     room_rename,
 )
 from chatty import limits
@@ -197,6 +198,17 @@ def leave(request: HttpRequest, room_id: int) -> HttpResponse:
         return _back_to_room(chat.pk)
     messages.success(request, _("You left the chat."))
     return redirect("dashboard")
+
+
+@login_required
+@require_POST
+def mute(request: HttpRequest, room_id: int) -> HttpResponse:
+    """The mute toggle without JavaScript (with it, POST /api/chat/mute)."""
+    chat = _member_room(request, room_id)
+    muted = request.POST.get("muted") == "1"
+    room_mute(user=request.user, room_id=chat.pk, muted=muted)
+    messages.success(request, _("This chat is muted.") if muted else _("This chat is no longer muted."))
+    return _back_to_room(chat.pk, "room-title")
 
 
 @login_required

@@ -34,7 +34,8 @@
   var muteButton = document.getElementById("mute-button");
   function setMuted(on) { if (muteButton) muteButton.setAttribute("aria-pressed", on ? "true" : "false"); }
   if (muteButton) {
-    muteButton.addEventListener("click", function () {
+    muteButton.addEventListener("click", function (e) {
+      e.preventDefault();  // the plain form is for pages without JavaScript
       var next = muteButton.getAttribute("aria-pressed") !== "true";
       muteButton.disabled = true;
       api("POST", "/api/chat/mute", { chatId: roomId, muted: next }).then(function (res) {

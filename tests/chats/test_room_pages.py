@@ -111,6 +111,25 @@ def test_someone_outside_the_group_cannot_use_its_forms(trio):
     client = signed_in(dan)
     assert client.post(f"/dashboard/chat/{group.pk}/rename", {"title": "mine"}).status_code == 404
     assert client.get(f"/dashboard/chat/{group.pk}/settings").status_code == 404
+    assert client.post(f"/dashboard/chat/{group.pk}/add", {"friendIds": [str(dan.pk)]}).status_code == 404
+    assert client.post(f"/dashboard/chat/{group.pk}/mute", {"muted": "1"}).status_code == 404
+    assert client.get(f"/dashboard/chat/{group.pk}/history?after=1").status_code == 404
+    assert not Participant.objects.filter(room=group, user=dan).exists()
+
+
+def test_muting_without_javascript_is_a_plain_form(trio):
+    alice, _bob, _carol, _dan, group = trio
+    client = signed_in(alice)
+    body = client.get(f"/dashboard/chat/{group.pk}").content.decode()
+    form = body[body.index('class="mute-form"') :]
+    assert f'action="/dashboard/chat/{group.pk}/mute"' in body and 'name="muted" value="1"' in form[:400]
+    response = client.post(f"/dashboard/chat/{group.pk}/mute", {"muted": "1"})
+    assert response.status_code == 302 and response["Location"].startswith(f"/dashboard/chat/{group.pk}")
+    assert Participant.objects.get(room=group, user=alice).muted is True
+    page = client.get(response["Location"]).content.decode()
+    assert "This chat is muted." in page and 'aria-pressed="true"' in page and 'name="muted" value="0"' in page
+    client.post(f"/dashboard/chat/{group.pk}/mute", {"muted": "0"})
+    assert Participant.objects.get(room=group, user=alice).muted is False
 
 
 def test_the_display_name_form_without_javascript(trio):
