@@ -9,6 +9,7 @@ websockets opened with it (accounts/signals.py).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DBStore
@@ -38,7 +39,7 @@ def session_keys_of(*, user_id: int) -> list[str]:
     return list(UserSession.objects.filter(user_id=user_id).values_list("session_key", flat=True))
 
 
-def _auth_hash_matches(user, stored: str) -> bool:
+def _auth_hash_matches(user: Any, stored: str) -> bool:
     # As django.contrib.auth.get_user checks it: a password change (any path, even a
     # QuerySet.update) changes the hash, and the session no longer signs anyone in.
     if constant_time_compare(stored, user.get_session_auth_hash()):

@@ -14,7 +14,8 @@ def ensure_writable(*, room_id: int, user_id: int, kind: str | None = None) -> N
     """Forbidden when the room is direct and its two people are no longer friends (the
     friendship was deleted, or one blocked the other): the room stays readable, read-only.
 
-    One query on indexed columns: the other participant of a direct room who is not among
+    The send on PostgreSQL writes the same rule into its one round trip (chats/fastsend.py):
+    change both. One query on indexed columns: the other participant of a direct room who is not among
     the user's friends (the participant's (room, user) index, the friendship's unique
     (user, friend) index). Group rooms never match; a caller that knows the room's `kind`
     (the send, from its room lock) skips the query for them, and a direct room's check is

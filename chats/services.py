@@ -94,7 +94,8 @@ def _count_the_new_message(*, room_id: int, message_id: int, reader_ids: set[int
     """The room's participants after a new message: readers (its sender, whoever has the
     room open) have read it, everyone else has one more unread. [(user id, unread count)].
 
-    One statement whatever the room's history: the counts are kept, not counted. Called under
+    chats/fastsend.py counts the same way in SQL of its own: change both. One statement
+    whatever the room's history: the counts are kept, not counted. Called under
     the room's lock with the newest id; the CASE on last_read_id still keeps the rule that a
     read position never moves back.
     """
