@@ -147,7 +147,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A pool of connections per process (psycopg-pool), as Django advises under ASGI: a
     # connection is taken for each database call and handed back after it, instead of
     # opening a new PostgreSQL connection (a forked backend, ~4 ms) every time.
-    _pool_size = int(os.environ.get("CHATTY_DB_POOL_SIZE", "8"))
+    _pool_size = int(os.environ.get("CHATTY_DB_POOL_SIZE", "20"))
     if _pool_size > 0:
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": min(2, _pool_size),
@@ -155,7 +155,11 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "timeout": 10,
         }
 # Threads for the websocket's frequent database calls (chatty/dbcalls.py; PostgreSQL only).
-CHATTY_DB_THREADS = int(os.environ.get("CHATTY_DB_THREADS", "4"))
+# A send holds its thread until its commit is on disk (a WAL flush, milliseconds): with 4
+# threads a process stored at most ~440 messages/s with acks queueing to 2 s; with 16 the same
+# 500/s were acknowledged at p50 9 ms (bench/fanout.py, docs/performance.md). Concurrent
+# commits share a flush in PostgreSQL, so more threads mean more commits per flush.
+CHATTY_DB_THREADS = int(os.environ.get("CHATTY_DB_THREADS", "16"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
