@@ -85,7 +85,7 @@ async def read(client: Client, tally: Tally) -> None:
     tally.close_codes[client.ws.close_code] += 1
 
 
-async def open_client(client: Client, url: str, tally: Tally, args: argparse.Namespace) -> None:
+async def open_client(client: Client, url: str, tally: Tally, args: argparse.Namespace, timeout: float) -> None:
     from websockets.asyncio.client import connect
 
     client.joined.clear()
@@ -95,13 +95,13 @@ async def open_client(client: Client, url: str, tally: Tally, args: argparse.Nam
         compression=None,
         proxy=None,
         ping_interval=None,
-        open_timeout=args.timeout,
+        open_timeout=timeout,
         close_timeout=3,
         max_queue=None,
     )
     asyncio.get_running_loop().create_task(read(client, tally))
     await client.ws.send(json.dumps({"type": "connectToRoom", "chatroomId": client.room_id}))
-    await asyncio.wait_for(client.joined.wait(), args.timeout)
+    await asyncio.wait_for(client.joined.wait(), timeout)
 
 
 async def come_back(client: Client, url: str, tally: Tally, args: argparse.Namespace, deadline: float) -> float:
@@ -110,7 +110,7 @@ async def come_back(client: Client, url: str, tally: Tally, args: argparse.Names
     await asyncio.sleep(rng.random() * args.spread)
     while time.monotonic() < deadline:
         try:
-            await open_client(client, url, tally, args)
+            await open_client(client, url, tally, args, args.reconnect_timeout)
             return time.monotonic()
         except Exception as exc:
             tally.connect_errors[type(exc).__name__] += 1
@@ -139,7 +139,7 @@ async def storm(args: argparse.Namespace, manifest: dict[str, Any], env: dict[st
     async def first(client: Client) -> None:
         async with gate:
             try:
-                await open_client(client, url, tally, args)
+                await open_client(client, url, tally, args, args.timeout)
             except Exception as exc:
                 tally.connect_errors[f"first {type(exc).__name__}"] += 1
 
@@ -195,6 +195,10 @@ async def storm(args: argparse.Namespace, manifest: dict[str, Any], env: dict[st
         "stop_seconds": round(stopped - restart_at, 2),
         "back": len(back),
         "all_back_seconds_after_up": round(last - up, 2),
+        # When each was back, after the new server was up (a straggler makes the last one).
+        "back_seconds_p50_p95_p99": [
+            round(common.percentile(sorted(j - up for j in back), q), 2) for q in (50, 95, 99)
+        ],
         "reconnects_per_second": round(len(back) / (last - up), 1) if back and last > up else None,
         "flaps": tally.flaps,
         "users_flapped": len(tally.flapped),
@@ -218,6 +222,9 @@ def main() -> None:
     parser.add_argument("--server", choices=common.SERVERS, default="uvicorn")
     parser.add_argument("--layer", choices=common.LAYERS, default="pubsub")
     parser.add_argument("--timeout", type=float, default=60.0, help="per connection open/join timeout")
+    parser.add_argument(
+        "--reconnect-timeout", type=float, default=10.0, help="a reconnect attempt gives up after this (then retries)"
+    )
     parser.add_argument("--connect-timeout", type=float, default=600.0)
     parser.add_argument("--connect-concurrency", type=int, default=100)
     parser.add_argument("--shared-services", action="store_true", help="use the machine's PostgreSQL and Redis")
