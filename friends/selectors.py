@@ -15,6 +15,12 @@ def friend_ids(*, user_id: int) -> list[int]:
     return list(Friendship.objects.filter(user_id=user_id).values_list("friend_id", flat=True))
 
 
+def friends_chosen_statuses(*, user_id: int) -> dict[int, str]:
+    """{friend id: the status they chose (online or away)}: one query, for a socket's opening."""
+    rows = Friendship.objects.filter(user_id=user_id).values_list("friend_id", "friend__chosen_status")
+    return dict(rows)
+
+
 def are_friends(*, user_id: int, other_id: int) -> bool:
     return Friendship.objects.filter(user_id=user_id, friend_id=other_id).exists()
 

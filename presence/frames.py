@@ -14,7 +14,7 @@ from chatty.errors import Invalid
 from chatty.store import get_store
 from chatty.wire import Conn, Out, Refused, dumps
 from chatty.wire import render_fragment as render
-from friends.selectors import friend_ids
+from friends.selectors import friends_chosen_statuses
 from presence import services
 from presence.runtime import registry
 
@@ -23,10 +23,11 @@ CLOSE_TOO_MANY = 4429
 
 
 @hot_db_call
-def _opening(user_id: int) -> tuple[User | None, list[int]]:
-    """The user as stored now (active only) and their friends: one trip to the database."""
+def _opening(user_id: int) -> tuple[User | None, dict[int, str]]:
+    """The user as stored now (active only) and their friends with the status each chose: one
+    trip to the database (the snapshot then needs no query of its own for the statuses)."""
     user = User.objects.filter(pk=user_id, is_active=True).first()
-    return (user, friend_ids(user_id=user_id)) if user is not None else (None, [])
+    return (user, friends_chosen_statuses(user_id=user_id)) if user is not None else (None, {})
 
 
 def _snapshot(conn: Conn, friends: list[int], online: set[int], statuses: dict[int, str]) -> None:
@@ -48,17 +49,19 @@ def _chosen(user_ids: list[int]) -> dict[int, str]:
     return dict(User.objects.filter(pk__in=user_ids).values_list("pk", "chosen_status"))
 
 
-async def _send_snapshot(conn: Conn, friends: list[int]) -> None:
+async def _send_snapshot(conn: Conn, friends: list[int], chosen: dict[int, str] | None = None) -> None:
+    """The on-connect frames. `chosen`: the friends' chosen statuses when already read."""
     since = time.time()
     for friend_id in friends:
         conn.watch(friend_id, since)
     online = await get_store().online(friends)
-    statuses = await _chosen(sorted(online)) if online else {}
-    _snapshot(conn, friends, online, statuses)
+    if chosen is None:
+        chosen = await _chosen(sorted(online)) if online else {}
+    _snapshot(conn, friends, online, chosen)
 
 
 async def opened(conn: Conn) -> None:
-    user, friends = await _opening(conn.user_id)
+    user, chosen = await _opening(conn.user_id)
     if user is None:
         raise Refused(CLOSE_UNAUTHENTICATED)
     conn.user = user
@@ -68,7 +71,7 @@ async def opened(conn: Conn) -> None:
         raise Refused(CLOSE_TOO_MANY)
     registry.add(conn.conn_id, user.pk, conn.rooms)
     await services.connection_opened(user=user, conn_id=conn.conn_id)
-    await _send_snapshot(conn, friends)
+    await _send_snapshot(conn, sorted(chosen), chosen)
 
 
 async def closed(conn: Conn, code: int | None) -> None:
