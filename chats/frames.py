@@ -34,7 +34,7 @@ def _join_room(user: Any, room_id: int, after_id: int | None) -> tuple[list[dict
     replay, overflow = [], False
     if after_id is not None:
         replay, overflow = selectors.messages_after(room_id=room.pk, after_id=after_id, limit=CATCH_UP_LIMIT)
-    latest = services.read_mark(user=user, room_id=room.pk)
+    latest = services.read_mark(user=user, room_id=room.pk, room=room)
     return selectors.message_payloads(replay), overflow, latest
 
 

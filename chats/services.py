@@ -290,12 +290,15 @@ def _read_up_to(*, user_id: int, room_id: int, message_id: int) -> bool:
     return bool(position) and position[0] >= message_id
 
 
-def read_mark(*, user: User, room_id: int, message_id: Any = None) -> int:
+def read_mark(*, user: User, room_id: int, message_id: Any = None, room: ChatRoom | None = None) -> int:
     """Move the user's read position forward to `message_id` (default: the newest message).
 
     When it moves: `chat.unread` to the user's group, `chat.read_by` to the room's members.
+    `room`: the room as the caller has just read it with room_for_member for this user (a
+    join), which saves that query here.
     """
-    room = room_for_member(user_id=user.pk, room_id=room_id)
+    if room is None or room.pk != room_id:
+        room = room_for_member(user_id=user.pk, room_id=room_id)
     asked = None if message_id is None else parse_id(message_id, "messageId", minimum=0)
     if asked is None and _read_up_to(user_id=user.pk, room_id=room.pk, message_id=room.last_message_id or 0):
         # Nothing to move (a join or a leave of a room read already): no row lock, no commit
