@@ -19,7 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.services import user_rename
 from chats.forms import AddFriendForm, AddMembersForm, MessageForm, NameForm, NewChatForm, RenameForm, SendForm
 from chats.models import ChatRoom
-from chats.pages import read_state, room_context, room_page_context, search_context, shell_context
+from chats.pages import addable_friends, read_state, room_context, room_page_context, search_context, shell_context
 from chats.selectors import read_positions, room_for_member
 from chats.services import (
     message_edit,
@@ -276,7 +276,8 @@ def _group_answer(request: HttpRequest, chat: ChatRoom, result_id: str, error: s
     """htmx: the form's result line (422 on an error), and the fresh list of friends to add.
     Without JavaScript: a flash message on the room's page."""
     if request.htmx:
-        context = room_page_context(user=request.user, room=chat) | {"result_id": result_id, "error": error, "ok": ok}
+        context = {"addable": addable_friends(user=request.user, room=chat), "result_id": result_id}
+        context |= {"error": error, "ok": ok}
         return render(request, "chats/partials/group_result.html", context, status=200 if error is None else 422)
     if error:
         messages.error(request, error)
@@ -292,10 +293,10 @@ def group_settings(request: HttpRequest, room_id: int) -> HttpResponse:
     """The group settings dialog's content as a page (no JavaScript), or (htmx) the fresh list
     of friends who could be added, each time the dialog opens."""
     chat = _member_group(request, room_id)
-    context = room_page_context(user=request.user, room=chat)
     if request.htmx:
+        context = {"addable": addable_friends(user=request.user, room=chat)}
         return render(request, "chats/partials/add_members_list.html", context)
-    return render(request, "chats/group_settings.html", context)
+    return render(request, "chats/group_settings.html", room_page_context(user=request.user, room=chat))
 
 
 @login_required
