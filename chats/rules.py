@@ -9,6 +9,8 @@ from chats.models import ChatRoom, Participant
 from chatty.errors import Forbidden
 from friends.models import Friendship
 
+READ_ONLY = _("You are no longer friends: this chat is read-only.")
+
 
 def ensure_writable(*, room_id: int, user_id: int, kind: str | None = None) -> None:
     """Forbidden when the room is direct and its two people are no longer friends (the
@@ -26,7 +28,7 @@ def ensure_writable(*, room_id: int, user_id: int, kind: str | None = None) -> N
         return
     if kind == ChatRoom.DIRECT:
         if _direct_stranger(room_id=room_id, user_id=user_id):
-            raise Forbidden(_("You are no longer friends: this chat is read-only."))
+            raise Forbidden(READ_ONLY)
         return
     stranger = (
         Participant.objects.filter(room_id=room_id, room__kind=ChatRoom.DIRECT)
@@ -35,7 +37,7 @@ def ensure_writable(*, room_id: int, user_id: int, kind: str | None = None) -> N
         .exists()
     )
     if stranger:
-        raise Forbidden(_("You are no longer friends: this chat is read-only."))
+        raise Forbidden(READ_ONLY)
 
 
 def _direct_stranger(*, room_id: int, user_id: int) -> bool:

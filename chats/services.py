@@ -11,10 +11,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
-from chats import fastsend
+from chats import fastsend, message_rows
 from chats.inputs import clean_client_id, clean_emoji, clean_text, clean_title, parse_ids
-from chats.models import MAX_REACTIONS_PER_MESSAGE, ChatRoom, Message, Participant, Reaction
-from chats.rules import ensure_writable
+from chats.models import MAX_REACTIONS_PER_MESSAGE, ChatRoom, Message, Participant
+from chats.rules import READ_ONLY, ensure_writable
 from chats.selectors import (
     MESSAGE_RELATED,
     message_for_member,
@@ -407,19 +407,22 @@ def message_remove(*, user: User, message_id: int, room_id: int | None = None) -
 
 def message_edit(*, user: User, message_id: int, text: str, room_id: int | None = None) -> Message:
     """Change the text of one's own message and mark it edited. After commit:
-    `chat.message_edited` {"room_id", "message": <message>} to the room's members."""
+    `chat.message_edited` {"room_id", "message": <message>} to the room's members.
+    Three statements in plain SQL (chats/message_rows.py), files read only when it has some."""
     text = clean_text(text)
     with transaction.atomic():
-        message = message_for_member(user_id=user.pk, message_id=message_id, room_id=room_id)
-        if message.sender_id != user.pk:
+        row = message_rows.message_row(user_id=user.pk, message_id=message_id, room_id=room_id)
+        if row.sender_id != user.pk:
             raise Forbidden("You can only edit your own messages.")
-        ensure_writable(room_id=message.room_id, user_id=user.pk)
-        message.text = text
-        message.edited_at = timezone.now()
-        # An update, not save(): a deletion that committed meanwhile is a 404, not a crash.
-        if not Message.objects.filter(pk=message.pk).update(text=text, edited_at=message.edited_at):
+        if row.read_only:
+            raise Forbidden(READ_ONLY)
+        edited_at = timezone.now()
+        # An update by id: a deletion that committed meanwhile is a 404, not a crash.
+        if not message_rows.store_edit(message_id=row.pk, text=text, edited_at=edited_at):
             raise NotFound("No such message.")
-        payload = message_payload(message)
+        message = message_rows.as_message(row, sender=user)
+        message.text, message.edited_at = text, edited_at
+        payload = message_payload(message, fresh=not row.has_attachments)
         publish_on_commit(
             members_group(message.room_id),
             {"type": "chat.message_edited", "room_id": message.room_id, "message": payload},
@@ -448,31 +451,23 @@ def reaction_toggle(
 ) -> tuple[Message, list[dict[str, Any]]]:
     """Add this user's `emoji` to a message, or take it back. Returns (message, its reactions).
     After commit: `chat.reactions_changed` {"room_id", "message_id", "reactions"} to the
-    room's live stream."""
+    room's live stream. Plain SQL (chats/message_rows.py): the read under the message's lock
+    (two toggles of one message at once change its list in turn), the row, the summary."""
     emoji = clean_emoji(emoji)
-    message = message_for_member(user_id=user.pk, message_id=message_id, room_id=room_id)
-    ensure_writable(room_id=message.room_id, user_id=user.pk)
     with transaction.atomic():
-        # The message's lock: two toggles of one message at once change its list in turn.
-        current = (
-            Message.objects.select_for_update().filter(pk=message.pk).values_list("reaction_summary", flat=True).first()
-        )
-        if current is None:
-            raise NotFound("No such message.")
-        reactions = _toggled(current, emoji=emoji, user_id=str(user.pk))
-        mine = Reaction.objects.filter(message_id=message.pk, user=user, emoji=emoji)
-        if not mine.delete()[0]:
-            Reaction.objects.create(message_id=message.pk, user=user, emoji=emoji)
-        Message.objects.filter(pk=message.pk).update(reaction_summary=reactions)
+        row = message_rows.message_row(user_id=user.pk, message_id=message_id, room_id=room_id, lock=True)
+        if row.read_only:
+            raise Forbidden(READ_ONLY)
+        me = str(user.pk)
+        had = any(r["emoji"] == emoji and me in r["userIds"] for r in row.reactions)
+        reactions = _toggled(row.reactions, emoji=emoji, user_id=me)
+        message_rows.store_reaction(message_id=row.pk, user_id=user.pk, emoji=emoji, added=not had, reactions=reactions)
         publish_on_commit(
-            room_group(message.room_id),
-            {
-                "type": "chat.reactions_changed",
-                "room_id": message.room_id,
-                "message_id": message.pk,
-                "reactions": reactions,
-            },
+            room_group(row.room_id),
+            {"type": "chat.reactions_changed", "room_id": row.room_id, "message_id": row.pk, "reactions": reactions},
         )
+    message = message_rows.as_message(row)
+    message.reaction_summary = reactions
     return message, reactions
 
 

@@ -139,6 +139,53 @@ def test_a_direct_room_of_people_no_longer_friends_is_read_only(people, room):
     assert not Reaction.objects.exists()
 
 
+def _statements(queries) -> list[str]:
+    """The statements a service sent, without the savepoints of the test's own transaction."""
+    return [q["sql"] for q in queries if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO"))]
+
+
+def test_an_edit_and_a_toggle_cost_a_fixed_few_statements(people, room, published):
+    """The benchmark's mix of edits and reactions: each was six or seven ORM queries, and
+    compiling them was most of a busy server's CPU (docs/performance.md)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    alice, bob = people("Alice", "Bob")
+    r = room(alice, bob)
+    parent = send(bob, r, "which day?")
+    m = send(alice, r, "fridya", reply_to_id=parent.pk)
+    with published() as events, CaptureQueriesContext(connection) as queries:
+        edited = message_edit(user=alice, message_id=m.pk, text="friday", room_id=r.pk)
+    assert len(_statements(queries)) == 2  # the message as alice sees it; the new text
+    [(_, event)] = of_type(events, "chat.message_edited")
+    # What the edit tells the room is what a fresh read of the message says.
+    assert event["message"] == message_payload(Message.objects.get(pk=m.pk))
+    assert event["message"]["replyTo"] == {"id": str(parent.pk), "senderName": "Bob", "excerpt": "which day?"}
+    assert edited.text == "friday"
+    with published() as events, CaptureQueriesContext(connection) as queries:
+        _, reactions = reaction_toggle(user=bob, message_id=m.pk, emoji="👍", room_id=r.pk)
+    assert len(_statements(queries)) == 3  # the message, locked; the row; the summary
+    assert reactions == [{"emoji": "👍", "userIds": [str(bob.pk)]}]
+    with CaptureQueriesContext(connection) as queries:
+        _, reactions = reaction_toggle(user=bob, message_id=m.pk, emoji="👍")
+    assert len(_statements(queries)) == 3 and reactions == []
+    assert not Reaction.objects.exists()
+    assert Message.objects.get(pk=m.pk).reaction_summary == []
+
+
+def test_editing_a_reply_whose_parent_is_gone_keeps_the_quote_s_sender(people, room, published):
+    alice, bob = people("Alice", "Bob")
+    r = room(alice, bob)
+    parent = send(bob, r, "soon gone")
+    m = send(alice, r, "an answr", reply_to_id=parent.pk)
+    message_remove(user=bob, message_id=parent.pk)
+    with published() as events:
+        message_edit(user=alice, message_id=m.pk, text="an answer")
+    [(_, event)] = of_type(events, "chat.message_edited")
+    assert event["message"]["replyTo"] == {"id": str(parent.pk), "senderName": "Bob", "excerpt": None}
+    assert event["message"] == message_payload(Message.objects.get(pk=m.pk))
+
+
 # --- delete ----------------------------------------------------------------------------
 
 
