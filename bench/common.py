@@ -121,13 +121,14 @@ def priority_prefix(nice: int = 0, realtime: bool = False) -> list[str]:
 
 
 @contextlib.contextmanager
-def private_services(nice: int = 0, realtime: bool = False) -> Iterator[None]:
+def private_services(nice: int = 0, realtime: bool = False, core: int | None = None) -> Iterator[None]:
     """A PostgreSQL cluster and a Redis of the benchmark's own on 127.0.0.1 (ports 5499, 6399),
     at the benchmark's priority: on a machine shared with other work, the shared services'
     queues would otherwise decide the latencies. Same PostgreSQL settings as Debian's cluster
-    (fsync and synchronous_commit on, 128 MB shared buffers). Always stopped afterwards."""
+    (fsync and synchronous_commit on, 128 MB shared buffers). `core`: both pinned there (the
+    generator's core), so that the server's core is the server's alone. Always stopped afterwards."""
     global PG_ADMIN_URL, PG_BASE_URL, REDIS_BASE
-    prio = priority_prefix(nice, realtime)
+    prio = priority_prefix(nice, realtime) + (["taskset", "-c", str(core)] if core is not None else [])
     for port in (PRIVATE_PG_PORT, PRIVATE_REDIS_PORT):
         if not _port_free(port):
             raise RuntimeError(f"127.0.0.1:{port} is taken: is another benchmark running?")

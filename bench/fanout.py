@@ -586,6 +586,9 @@ def main() -> None:
     )
     parser.add_argument("--nice", type=int, default=0, help="priority of server and generator (<0: root)")
     parser.add_argument("--shared-services", action="store_true", help="use the machine's PostgreSQL and Redis")
+    parser.add_argument(
+        "--services-core", type=int, help="pin the private PostgreSQL and Redis to this core (0: the generator's)"
+    )
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument("--quiet-wait", type=float, default=60.0, help="wait up to this long for an idle machine")
@@ -597,7 +600,11 @@ def main() -> None:
     args = parser.parse_args()
 
     common.raise_fd_limit(args.rooms * args.room_size * 2 + 1000)
-    services = contextlib.nullcontext() if args.shared_services else common.private_services(args.nice, args.realtime)
+    services = (
+        contextlib.nullcontext()
+        if args.shared_services
+        else common.private_services(args.nice, args.realtime, args.services_core)
+    )
     with common.exclusive(), services:
         result, extra, busy_before, log_path = run_benchmark(args)
     result["config"] = {
