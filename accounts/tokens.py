@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -74,7 +73,9 @@ def user_from_bearer(token: str) -> User | None:
     claims = token_claims(token)
     if claims is None:
         return None
-    user = get_user_model().objects.filter(pk=claims["sub"], is_active=True).first()
+    from accounts.selectors import active_user  # the model, once apps are loaded
+
+    user = active_user(user_id=claims["sub"])
     if user is None or not constant_time_compare(claims["stp"], token_stamp(user)):
         return None
     return user

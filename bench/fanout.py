@@ -328,13 +328,26 @@ async def generate(
             except Exception as exc:
                 failed[type(exc).__name__] += 1
 
+    connect_meter = common.CpuMeter(server_pid)
+    connect_meter.start()
+    connect_profiler = None
+    if args.profile_connect:
+        seconds = args.profile_connect_seconds
+        connect_profiler = common.start_profile(args.profile_connect, server_pid, seconds, gil=True)
     t = time.monotonic()
     await asyncio.wait_for(asyncio.gather(*(connect_one(m) for m in members)), args.connect_timeout)
     connect_seconds = time.monotonic() - t
+    connect_meter.stop()
+    if connect_profiler is not None:
+        await asyncio.to_thread(common.finish_profile, connect_profiler, args.profile_connect)
     live = [m for m in members if m.joined.is_set()]
     for m in live:
         stats.room_live[m.room_id] = stats.room_live.get(m.room_id, 0) + 1
-    common.log(f"{len(live)} joined in {connect_seconds:.1f}s; failed {dict(failed)}")
+    per_connect = 1e3 * connect_meter.used["server"] / max(1, len(live))
+    common.log(
+        f"{len(live)} joined in {connect_seconds:.1f}s; failed {dict(failed)};"
+        f" server CPU {per_connect:.2f} ms per connect and join"
+    )
     settle_seconds = await settle(stats)
     common.log(f"settled in {settle_seconds:.1f}s ({stats.frames} frames so far)")
 
@@ -594,6 +607,8 @@ def main() -> None:
     parser.add_argument("--quiet-wait", type=float, default=60.0, help="wait up to this long for an idle machine")
     parser.add_argument("--profile", type=Path, help="py-spy the server over the window: FILE.txt (collapsed stacks)")
     parser.add_argument("--gil", action="store_true", help="--profile only the thread holding the GIL")
+    parser.add_argument("--profile-connect", type=Path, help="py-spy --gil the server while members connect: FILE.txt")
+    parser.add_argument("--profile-connect-seconds", type=float, default=6.0)
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--edits", type=float, default=0.0, help="fraction of turns that edit (SPEC §9)")
     parser.add_argument("--reactions", type=float, default=0.0, help="fraction of turns that react (SPEC §9)")

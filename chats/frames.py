@@ -30,11 +30,11 @@ TYPING_SHOWN_FOR = 4.0
 
 
 def _join_room(user: Any, room_id: int, after_id: int | None) -> tuple[list[dict], bool, int]:
-    room = selectors.room_for_member(user_id=user.pk, room_id=room_id)
+    room, position = selectors.room_and_position(user_id=user.pk, room_id=room_id)
     replay, overflow = [], False
     if after_id is not None:
         replay, overflow = selectors.messages_after(room_id=room.pk, after_id=after_id, limit=CATCH_UP_LIMIT)
-    latest = services.read_mark(user=user, room_id=room.pk, room=room)
+    latest = services.read_mark(user=user, room_id=room.pk, room=room, position=position)
     return selectors.message_payloads(replay), overflow, latest
 
 

@@ -19,6 +19,7 @@ from chats.selectors import (
     MESSAGE_RELATED,
     message_for_member,
     message_payload,
+    room_and_position,
     room_for_member,
     room_summaries,
     room_summary,
@@ -285,22 +286,19 @@ def _position_moved(*, user_id: int, room_id: int, before: int, after: int) -> i
     return unread
 
 
-def _read_up_to(*, user_id: int, room_id: int, message_id: int) -> bool:
-    position = Participant.objects.filter(room_id=room_id, user_id=user_id).values_list("last_read_id", flat=True)
-    return bool(position) and position[0] >= message_id
-
-
-def read_mark(*, user: User, room_id: int, message_id: Any = None, room: ChatRoom | None = None) -> int:
+def read_mark(
+    *, user: User, room_id: int, message_id: Any = None, room: ChatRoom | None = None, position: int | None = None
+) -> int:
     """Move the user's read position forward to `message_id` (default: the newest message).
 
     When it moves: `chat.unread` to the user's group, `chat.read_by` to the room's members.
-    `room`: the room as the caller has just read it with room_for_member for this user (a
-    join), which saves that query here.
+    `room` and `position`: the room and the user's read position as the caller has just read
+    them (a join, with room_and_position), which saves those queries here.
     """
-    if room is None or room.pk != room_id:
-        room = room_for_member(user_id=user.pk, room_id=room_id)
+    if room is None or position is None or room.pk != room_id:
+        room, position = room_and_position(user_id=user.pk, room_id=room_id)
     asked = None if message_id is None else parse_id(message_id, "messageId", minimum=0)
-    if asked is None and _read_up_to(user_id=user.pk, room_id=room.pk, message_id=room.last_message_id or 0):
+    if asked is None and position >= (room.last_message_id or 0):
         # Nothing to move (a join or a leave of a room read already): no row lock, no commit
         # to wait for. A send that came meanwhile was counted as read or unread by itself.
         return room.last_message_id or 0

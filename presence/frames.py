@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 
 from accounts.models import STATUS_OFFLINE, User
+from accounts.selectors import active_user
 from chatty.dbcalls import hot_db_call
 from chatty.errors import Invalid
 from chatty.store import get_store
@@ -26,7 +27,7 @@ CLOSE_TOO_MANY = 4429
 def _opening(user_id: int) -> tuple[User | None, dict[int, str]]:
     """The user as stored now (active only) and their friends with the status each chose: one
     trip to the database (the snapshot then needs no query of its own for the statuses)."""
-    user = User.objects.filter(pk=user_id, is_active=True).first()
+    user = active_user(user_id=user_id)
     return (user, friends_chosen_statuses(user_id=user_id)) if user is not None else (None, {})
 
 

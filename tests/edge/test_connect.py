@@ -116,3 +116,22 @@ async def test_one_connection_past_the_per_user_cap_is_accepted_then_closed_with
     assert hello[0]["type"] == "retrieveCurrentUser"
     for comm in (tabs[1][0], again):
         await comm.disconnect()
+
+
+async def test_joining_a_room_read_already_costs_one_query(make_user, befriend, token_for, count_queries):
+    """Every socket joins its room after a reconnect: the room, the membership and the read
+    position come in one statement (they were three ORM queries)."""
+    from chats.services import message_send
+
+    user = await user_with(make_user, befriend, friends=2, rooms=1)
+    room_id = await database_sync_to_async(lambda: user.participations.get().room_id)()
+    await database_sync_to_async(message_send)(sender=user, room_id=room_id, text="read by its sender")
+    comm, _ = await open_socket(await database_sync_to_async(token_for)(user))
+    count_queries.clear()
+    await comm.send_json_to({"type": "connectToRoom", "chatroomId": str(room_id)})
+    assert await comm.receive_json_from(timeout=TIMEOUT) == {"type": "joinedChatroom", "chatroomId": str(room_id)}
+    assert len(count_queries) == 1, count_queries
+    await comm.send_json_to({"type": "connectToRoom", "chatroomId": str(room_id + 1000)})
+    frame = await comm.receive_json_from(timeout=TIMEOUT)
+    assert frame["type"] == "error" and frame["error"] == "not_found", frame
+    await comm.disconnect()
