@@ -5,15 +5,18 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from channels.auth import AuthMiddlewareStack
-from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import validate_host
 
 from accounts.tokens import user_from_bearer
+from chatty.dbcalls import hot_db_call
 
 _SCHEME_FOR_WS = {"ws": "http", "wss": "https"}
+# On the database threads: asgiref's default is one thread for every sync call, and a storm
+# of connects queued behind it.
+_user_from_bearer = hot_db_call(user_from_bearer)
 
 
 def _header(scope: dict, name: bytes) -> str | None:
@@ -86,7 +89,7 @@ class BearerAuth:
         scheme, _, token = header.partition(" ")
         user = None
         if scheme.lower() == "bearer" and token.strip():
-            user = await database_sync_to_async(user_from_bearer)(token.strip())
+            user = await _user_from_bearer(token.strip())
         # `bearer_token`: the token this socket was opened with, for its periodic re-check
         # (accounts.sessions.connection_still_valid(..., token=scope["bearer_token"])).
         scope = dict(scope, user=user or AnonymousUser(), session=None, bearer_token=token.strip() if user else None)
