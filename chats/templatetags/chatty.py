@@ -34,10 +34,18 @@ def _markdown() -> MarkdownIt:
 def markdown(text: str | None) -> SafeString:
     """A message's text as HTML: rendered by markdown-it, then sanitized by nh3 (ammonia) to
     the few tags above; links only http(s), opening in a new tab, rel="noopener noreferrer nofollow"."""
+    return mark_safe(_markdown_html(text or ""))  # noqa: S308 (sanitized by nh3; the source text was escaped by markdown-it)
+
+
+@functools.lru_cache(maxsize=1024)
+def _markdown_html(text: str) -> str:
+    """The sanitized HTML of a text, kept for the newest texts: a message reaching the
+    browser's sockets is rendered once per side and language, and a page shows it again
+    (markdown-it and nh3 were half of each render, py-spy --gil on /ws/ui/)."""
     # markdown-it ends lines after its tags; the bubble keeps white space as typed
     # (pre-wrap), so those would show as blank lines. Every literal ">" in its output closes a
     # tag (text is escaped), so this drops only the newlines that follow tags.
-    html = _markdown().render(text or "").replace(">\n", ">")
+    html = _markdown().render(text).replace(">\n", ">")
     cleaned = nh3.clean(
         html,
         tags=_ALLOWED_TAGS,
@@ -46,7 +54,7 @@ def markdown(text: str | None) -> SafeString:
         link_rel="noopener noreferrer nofollow",
         set_tag_attribute_values={"a": {"target": "_blank"}},
     )
-    return mark_safe(cleaned.strip())  # noqa: S308 (sanitized just above; the source text was escaped by markdown-it)
+    return cleaned.strip()
 
 
 @register.filter

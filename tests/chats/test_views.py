@@ -265,6 +265,27 @@ def test_line_breaks_render_once_in_the_pre_wrap_bubble():
     assert markdown("```\na\n\nb\n```") == "<pre><code>a\n\nb\n</code></pre>"  # code keeps its lines
 
 
+def test_a_text_becomes_html_once_however_many_renders_show_it(monkeypatch):
+    """A message reaching the browser's sockets is rendered per side and language, and its
+    page shows it again: markdown-it and the sanitizer run once for its text."""
+    import uuid
+
+    from chats.templatetags import chatty as tags
+
+    real, parsed = tags._markdown(), []
+
+    class Counting:
+        def render(self, text: str) -> str:
+            parsed.append(text)
+            return real.render(text)
+
+    monkeypatch.setattr(tags, "_markdown", Counting)
+    text = f"**once** {uuid.uuid4().hex}"
+    shown = {str(tags.markdown(text)) for _ in range(4)}
+    assert shown == {f"<p><strong>once</strong> {text.split()[1]}</p>"}
+    assert parsed == [text]
+
+
 def test_the_new_forms_speak_korean(make_user, befriend):
     alice, bob, carol = make_user("Alice"), make_user("Bob"), make_user("Carol")
     befriend(alice, bob)
