@@ -126,6 +126,12 @@ class Out:
 Renderer = Callable[[dict[str, Any]], Out | None]
 
 
+# The server's own `send`, in the scope of a socket signed in by its session
+# (presence/middleware.py): channels' SessionMiddleware wraps `send` to save sessions on HTTP
+# responses only, and its wrapper was a fifteenth of the browser socket's CPU, once for every
+# frame; the edge sends text frames past it (edge/consumer.py).
+SERVER_SEND = "chatty.server_send"
+
 PUSH_TEMPLATE = "chats/partials/push.html"  # every live fragment, out-of-band swaps by id
 
 

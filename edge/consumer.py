@@ -28,7 +28,7 @@ from django.conf import settings
 from chatty import limits, metrics
 from chatty.errors import ChattyError, RateLimited
 from chatty.realtime import session_group, user_group
-from chatty.wire import Refused, dumps
+from chatty.wire import SERVER_SEND, Refused, dumps
 from edge import eager, protocol
 from edge.hub import get_hub, write_out
 
@@ -52,12 +52,25 @@ def _slow_client_seconds() -> float:
     return float(getattr(settings, "CHATTY_SLOW_CLIENT_SECONDS", 10.0))
 
 
+def _frames_past_the_session(scope: dict[str, Any], send: Any) -> Any:
+    """`send`, but text frames straight to the server's own send when the session middleware
+    wrapped it (it acts on HTTP responses only: chatty.wire.SERVER_SEND)."""
+    server_send = scope.get(SERVER_SEND)
+    if server_send is None or server_send is send:
+        return send
+
+    def routed(message: dict[str, Any]) -> Any:
+        return server_send(message) if message["type"] == "websocket.send" else send(message)
+
+    return routed
+
+
 class Socket:
     """One websocket (chatty.wire.Conn)."""
 
     def __init__(self, scope: dict[str, Any], send: Any, *, ui: bool) -> None:
         self.scope = scope
-        self._send = send
+        self._send = _frames_past_the_session(scope, send)
         self.ui = ui
         self.lang = _language(scope) if ui else settings.LANGUAGE_CODE
         self.user: Any = None

@@ -12,8 +12,10 @@ from django.http.request import validate_host
 
 from accounts.tokens import user_from_bearer
 from chatty.dbcalls import hot_db_call
+from chatty.wire import SERVER_SEND
 
 _SCHEME_FOR_WS = {"ws": "http", "wss": "https"}
+
 # On the database threads: asgiref's default is one thread for every sync call, and a storm
 # of connects queued behind it.
 _user_from_bearer = hot_db_call(user_from_bearer)
@@ -85,7 +87,7 @@ class BearerAuth:
     async def __call__(self, scope, receive, send):
         header = _header(scope, b"authorization")
         if header is None:
-            return await self.session_app(scope, receive, send)
+            return await self.session_app(dict(scope, **{SERVER_SEND: send}), receive, send)
         scheme, _, token = header.partition(" ")
         user = None
         if scheme.lower() == "bearer" and token.strip():

@@ -135,3 +135,32 @@ async def test_joining_a_room_read_already_costs_one_query(make_user, befriend, 
     frame = await comm.receive_json_from(timeout=TIMEOUT)
     assert frame["type"] == "error" and frame["error"] == "not_found", frame
     await comm.disconnect()
+
+
+async def test_a_signed_in_browser_s_frames_go_past_the_session_middleware(make_user, monkeypatch):
+    """channels' SessionMiddleware wraps `send` for HTTP responses; every frame of a socket
+    signed in by its session went through that wrapper (a fifteenth of /ws/ui/'s CPU)."""
+    from channels import sessions
+    from django.test import Client
+
+    user = await database_sync_to_async(make_user)("Sam")
+    client = Client()
+    await database_sync_to_async(client.force_login)(user)
+    seen: list[str] = []
+    real = sessions.InstanceSessionWrapper.send
+
+    async def counting(self, message):
+        seen.append(message["type"])
+        return await real(self, message)
+
+    monkeypatch.setattr(sessions.InstanceSessionWrapper, "send", counting)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    comm = WebsocketCommunicator(application, "/ws/ui/", headers=[(b"cookie", cookie)])
+    connected, _ = await comm.connect(timeout=TIMEOUT)
+    assert connected
+    hello = await comm.receive_json_from(timeout=TIMEOUT)
+    assert hello == {"type": "retrieveCurrentUser", "status": "online"}
+    await comm.send_json_to({"type": "ping"})
+    await comm.receive_output(timeout=TIMEOUT)
+    assert seen == ["websocket.accept"], seen  # the accept still goes through it; no frame does
+    await comm.disconnect()
