@@ -12,13 +12,12 @@ warm-up, for `--seconds`: each is expected on every joined connection of its roo
 joined; the sender's own is joined too).
 
 `--path /ws/` (the default) is the API clients' socket: a delivery is a `message` frame.
-`--path /ws/ui/` is the browser's socket, used as the page uses it: it gets the JSON frames its
-page reads and the HTML for htmx (`<ol hx-swap-oob="beforeend:#messages"><li id="msg-...">`), and
-a delivery is such a message fragment (its latency read from the text in it); JSON `message`
-frames, which that socket no longer gets, would be reported beside it. `--auth token` (the
-default) sends the seeded bearer token in the Authorization header; `--auth cookie` signs
-every user in as a browser (a Django session each, made in the benchmark database) and sends
-the session cookie. On /ws/ui/, and with
+`--path /ws/ui/` is the browser's socket, used as the page uses it: it gets every JSON frame and
+after it the HTML for htmx (`<ol hx-swap-oob="beforeend:#messages"><li id="msg-...">`), and a
+delivery is such a message fragment (its latency read from the text in it); the JSON `message`
+frames are reported beside it. `--auth token` (the default) sends the seeded bearer token in
+the Authorization header; `--auth cookie` signs every user in as a browser (a Django session
+each, made in the benchmark database) and sends the session cookie. On /ws/ui/, and with
 cookies, the handshake carries the page's `Origin: http://127.0.0.1:<port>` as a browser's does.
 
 Server CPU per delivery is the server's CPU seconds over the window divided by the deliveries

@@ -101,7 +101,7 @@ def render_message(payload: dict[str, Any]) -> Out:
     as one's own or as someone else's (two variants per language, never one per socket)."""
     text = dumps({"type": "message", "chatroomId": payload["chatroomId"], "message": payload})
     sender = int(payload["senderId"])
-    out = Out(text=text, html_only=True)
+    out = Out(text=text)
 
     def html(user_id: int, lang: str) -> str:
         mine = user_id == sender
@@ -296,7 +296,7 @@ def last_message(event: dict[str, Any]) -> Out:
     unread = event["unread"]
     head = dumps({"type": "lastMessage", "chatroomId": payload["chatroomId"], "message": payload})[:-1]
     head += ',"unreadMessagesCount":'
-    out = Out(per_user=lambda user_id: f"{head}{int(unread.get(str(user_id), 0))}}}", html_only=True)
+    out = Out(per_user=lambda user_id: f"{head}{int(unread.get(str(user_id), 0))}}}")
 
     def html(user_id: int, lang: str) -> str:
         parts = out.cache.get(lang)

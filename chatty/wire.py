@@ -108,7 +108,7 @@ class Out:
     JSON, and `html_per_user(user_id, lang)` its variant for a side (one's own message) or a
     count, made from a few cached pieces, never rendered per socket. `effect` is what each reached socket does besides
     writing (follow a new room, close); `skip_user` is a user whose sockets get nothing (the
-    one who is typing); `html_only`: the browser's socket gets no JSON for it.
+    one who is typing).
     """
 
     text: str | None = None
@@ -117,9 +117,6 @@ class Out:
     html_per_user: Callable[[int, str], str] | None = None
     skip_user: int | None = None
     effect: Callable[[Conn], Awaitable[None] | None] | None = None
-    # The browser's socket gets the HTML alone: its page reads nothing of this JSON frame (a
-    # message, a chat row's newest message), and writing both doubled its frames.
-    html_only: bool = False
     cache: dict[str, str] = field(default_factory=dict)  # HTML made so far, by language
 
 

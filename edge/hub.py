@@ -322,11 +322,9 @@ def fan_out(out: Out, conns: Iterable[Any]) -> None:
 def write_out(conn: Any, out: Out) -> None:
     """Write what an event became to one socket: its JSON frame and, on the browser's socket,
     then its HTML (made once per language, or per side, and kept on the `Out`). The browser's
-    socket keeps the JSON its page reads (acks, joins, errors, receipts...), not the JSON of
-    what it shows as HTML alone (`html_only`: messages and the chat rows' newest message)."""
-    if conn.ui and out.html_only:
-        pass
-    elif out.per_user is not None:
+    socket keeps the JSON too: its clients read acks, joins and errors from it, and a
+    delivery is a `message` frame on either socket."""
+    if out.per_user is not None:
         conn.write(out.per_user(conn.user_id))
     elif out.text is not None:
         conn.write(out.text)
