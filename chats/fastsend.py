@@ -8,6 +8,10 @@ lock; the rest as data-modifying CTEs; COMMIT), so a send is one round trip inst
 Each round trip of a database thread also waits for the GIL that a busy event loop holds
 (TRAPS: the switch interval), so the trips, not the SQL, were the cost (docs/performance.md).
 
+Concurrent sends go together (`send_many`, fed by chats/sendbatch.py): one string of all
+their statements, one transaction, one commit and one flush of the write-ahead log for all,
+one hand-over to a database thread. The rooms are locked in the order of their ids.
+
 The lock is a statement of its own: PostgreSQL gives each statement of the string its own
 snapshot, taken when it starts, so the counting statement sees every participant committed
 while the send waited for the lock (members added meanwhile get their unread count). The
@@ -22,6 +26,8 @@ SQL: change them together (tests/chats/test_fastsend.py runs both paths).
 from __future__ import annotations
 
 import contextlib
+import re
+from dataclasses import dataclass
 
 from django.db import connection
 from django.utils import timezone
@@ -41,12 +47,12 @@ def usable(*, reply_to_id: int | None, attachment_ids: list[int]) -> bool:
     )
 
 
-def _statement() -> str:
+def _body() -> str:
+    """One send's two statements: the room's lock, then the rest."""
     q = connection.ops.quote_name
     room, member = q(ChatRoom._meta.db_table), q(Participant._meta.db_table)
     message, friendship = q(Message._meta.db_table), q(Friendship._meta.db_table)
     return f"""
-    BEGIN;
     SELECT id FROM {room} WHERE id = %(room)s FOR UPDATE;
     WITH r AS (
         SELECT r.id, r.last_message_id FROM {room} r JOIN {member} p ON p.room_id = r.id
@@ -72,50 +78,103 @@ def _statement() -> str:
         RETURNING p.user_id, p.unread_count
     )
     SELECT (SELECT id FROM m), (SELECT last_message_id FROM r), c.user_id, c.unread_count FROM c;
-    COMMIT
     """  # noqa: S608 (our tables; every value is a parameter)
 
 
-_STATEMENT: str | None = None
+_BODY: str | None = None
+_BODIES: dict[int, str] = {}  # the body with its parameters named for the i-th send of a batch
+_PARAM = re.compile(r"%\((\w+)\)s")
 
 
-def send(
-    *, room_id: int, sender: User, text: str, client_id: str | None, reader_ids: set[int]
-) -> tuple[Message, int | None, list[tuple[int, int]]] | None:
+def _body_for(index: int) -> str:
+    global _BODY
+    if _BODY is None:
+        _BODY = _body()
+    body = _BODIES.get(index)
+    if body is None:
+        body = _BODIES[index] = _PARAM.sub(lambda m: f"%({m.group(1)}_{index})s", _BODY)
+    return body
+
+
+@dataclass(frozen=True, slots=True)
+class Plain:
+    """A plain send, its text and clientId already cleaned."""
+
+    room_id: int
+    sender: User
+    text: str
+    client_id: str | None
+    reader_ids: frozenset[int]
+
+
+Sent = tuple[Message, int | None, list[tuple[int, int]]]
+
+
+def send(*, room_id: int, sender: User, text: str, client_id: str | None, reader_ids: set[int]) -> Sent | None:
     """(message, the room's newest id before it, [(user id, unread count)]), stored and
     committed; None when the sender may not send here (not a participant, the room is gone,
     a direct room of people no longer friends): the portable path then says which.
     IntegrityError for a clientId the sender used before, as the portable path."""
-    global _STATEMENT
-    if _STATEMENT is None:
-        _STATEMENT = _statement()
+    return send_many([Plain(room_id, sender, text, client_id, frozenset(reader_ids))])[0]
+
+
+def send_many(items: list[Plain]) -> list[Sent | None]:
+    """Several plain sends in one transaction and one round trip (group commit: one flush of
+    the write-ahead log for all of them), each as `send` would answer it. The rooms are locked
+    in the order of their ids, whatever the order of the sends (two batches never wait for
+    each other's rooms in a circle); sends to one room keep their order. Any error (a
+    repeated clientId, a lost connection) rolls back the whole batch and is raised: the
+    caller then sends each on its own."""
     now = timezone.now()
-    params = {
-        "room": room_id,
-        "sender": sender.pk,
-        "group": ChatRoom.GROUP,
-        "text": text,
-        "now": connection.ops.adapt_datetimefield_value(now),
-        "client": client_id,
-        # An array literal: psycopg's list dumper, run for every send, cost more than the SQL.
-        "readers": "{" + ",".join(str(int(i)) for i in sorted(reader_ids)) + "}",
-    }
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    order = sorted(range(len(items)), key=lambda i: items[i].room_id)
+    params: dict[str, object] = {}
+    parts = ["BEGIN;"]
+    for position, i in enumerate(order):
+        item = items[i]
+        parts.append(_body_for(position))
+        params.update(
+            {
+                f"room_{position}": item.room_id,
+                f"sender_{position}": item.sender.pk,
+                f"group_{position}": ChatRoom.GROUP,
+                f"text_{position}": item.text,
+                f"now_{position}": stamp,
+                f"client_{position}": item.client_id,
+                # An array literal: psycopg's list dumper, run for every send, cost more than the SQL.
+                f"readers_{position}": "{" + ",".join(str(int(r)) for r in sorted(item.reader_ids)) + "}",
+            }
+        )
+    parts.append("COMMIT")
+    results: list[Sent | None] = [None] * len(items)
     with connection.cursor() as cursor:
         try:
-            cursor.execute(_STATEMENT, params)
+            cursor.execute("".join(parts), params)
+            for i in order:
+                cursor.nextset()  # the lock's rows
+                cursor.nextset()  # the send's rows
+                rows = cursor.fetchall()
+                if rows:
+                    results[i] = _sent(items[i], now, rows)
         except Exception:
             # The string's transaction stays open and failed (a repeated clientId, a lost
             # connection): end it, so that the connection is usable again.
             with contextlib.suppress(Exception):
                 cursor.execute("ROLLBACK")
             raise
-        cursor.nextset()  # past BEGIN: the lock's rows
-        cursor.nextset()  # the send's rows
-        rows = cursor.fetchall()
-    if not rows:
-        return None
+    return results
+
+
+def _sent(item: Plain, now: object, rows: list[tuple]) -> Sent:
     message_id, previous_id = rows[0][0], rows[0][1]
-    message = Message(pk=message_id, room_id=room_id, sender=sender, text=text, created_at=now, client_id=client_id)
+    message = Message(
+        pk=message_id,
+        room_id=item.room_id,
+        sender=item.sender,
+        text=item.text,
+        created_at=now,
+        client_id=item.client_id,
+    )
     message._state.adding = False
     message._state.db = connection.alias
     return message, previous_id, [(user_id, unread) for _m, _p, user_id, unread in rows]

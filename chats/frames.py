@@ -11,7 +11,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from chats import fragments, inputs, selectors, services
+from chats import fastsend, fragments, inputs, selectors, sendbatch, services
 from chats.models import CATCH_UP_LIMIT
 from chats.uploads import parse_attachment_ids
 from chatty import limits, metrics
@@ -205,6 +205,12 @@ async def send_message(conn: Conn, frame: dict[str, Any]) -> None:
     text = inputs.clean_text(frame.get("message"), allow_empty=bool(attachment_ids))
     client_id = inputs.clean_client_id(frame.get("clientId"))
     reply_to_id = optional_id(frame, "replyToId")
+    if not attachment_ids and not reply_to_id and sendbatch.enabled():
+        readers = frozenset({conn.user_id, *viewers})
+        stored = await sendbatch.get_batcher().send(fastsend.Plain(room_id, conn.user, text, client_id, readers))
+        if stored is not None:  # else the single send below stores it, or says why not
+            _ack(conn, stored[0], started)
+            return
     (message, _created), events = await _send(
         sender=conn.user,
         room_id=room_id,
@@ -214,6 +220,12 @@ async def send_message(conn: Conn, frame: dict[str, Any]) -> None:
         reply_to_id=reply_to_id or None,
         attachment_ids=attachment_ids,
     )
+    _ack(conn, message, started)
+    # Stored and committed: the room hears of it even if this socket is gone.
+    await publish(events)
+
+
+def _ack(conn: Conn, message: Any, started: float) -> None:
     conn.reply(
         {
             "type": "ack",
@@ -223,8 +235,6 @@ async def send_message(conn: Conn, frame: dict[str, Any]) -> None:
         }
     )
     metrics.send_ack(time.perf_counter() - started)
-    # Stored and committed: the room hears of it even if this socket is gone.
-    await publish(events)
 
 
 async def mark_read(conn: Conn, frame: dict[str, Any]) -> None:

@@ -271,6 +271,23 @@ def message_send(
     return message, True
 
 
+def messages_send_plain(*, items: list[fastsend.Plain]) -> list[tuple[Message, bool] | None]:
+    """Plain sends on PostgreSQL outside a transaction, several in one transaction and one
+    round trip (chats/fastsend.py `send_many`, chats/sendbatch.py), each told to its room as
+    `message_send` tells it. None for a send refused here: `message_send` then says why.
+    Any error (a repeated clientId) stores none of them: send each with `message_send`."""
+    results: list[tuple[Message, bool] | None] = []
+    for sent in fastsend.send_many(items):
+        if sent is None:
+            results.append(None)
+            continue
+        message, previous_id, counts = sent
+        payload = message_payload(message, fresh=True)
+        _publish_new_message(room_id=message.room_id, payload=payload, previous_id=previous_id, counts=counts)
+        results.append((message, True))
+    return results
+
+
 def _position_moved(*, user_id: int, room_id: int, before: int, after: int) -> int:
     """After a read position moved: the user's tabs get its unread count; when it moved
     forward, the other participants learn how far the user read (read receipts). Returns

@@ -131,3 +131,97 @@ def _someone_waits_for_a_lock() -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
         return cursor.fetchone()[0] > 0
+
+
+# --- group commit: several plain sends in one transaction (chats/sendbatch.py) ----------------
+
+
+def _postgres_only() -> None:
+    if connection.vendor != "postgresql":
+        pytest.fail("this test is for PostgreSQL (the second test pass)")
+
+
+@pytest.mark.needs_postgres
+def test_a_batch_stores_each_send_as_alone_in_one_round_trip(people, make_user):
+    from chats.fastsend import Plain
+    from chats.services import messages_send_plain
+
+    _postgres_only()
+    ana, ben, cy = people("Ana", "Ben", "Cy")
+    stranger = make_user("Stranger")
+    one, _ = room_create(creator=ana, friend_ids=[ben.pk])
+    two, _ = room_create(creator=ana, friend_ids=[ben.pk, cy.pk])
+    # Interleaved rooms, the later room first: each room keeps its own order.
+    items = [
+        Plain(two.pk, ana, "two-a", "b-1", frozenset({ana.pk})),
+        Plain(one.pk, ben, "one-a", None, frozenset({ben.pk, ana.pk})),
+        Plain(one.pk, stranger, "let me in", None, frozenset({stranger.pk})),
+        Plain(two.pk, cy, "two-b", None, frozenset({cy.pk})),
+        Plain(one.pk, ana, "one-b", None, frozenset({ana.pk})),
+    ]
+    with capture_events() as events, CaptureQueriesContext(connection) as queries:
+        results = messages_send_plain(items=items)
+    assert len(queries) == 1
+    assert results[2] is None  # refused here: message_send says why
+    stored = [r[0] for r in results if r is not None]
+    assert [m.text for m in stored] == ["two-a", "one-a", "two-b", "one-b"]
+    for room, texts in ((one, ["one-a", "one-b"]), (two, ["two-a", "two-b"])):
+        assert list(Message.objects.filter(room=room).order_by("id").values_list("text", flat=True)) == texts
+    # Each event names the message before it in its room, as single sends do.
+    previous = {e["message"]["message"]: e["previous_id"] for _, e in events}
+    by_text = {m.text: m.pk for m in stored}
+    assert previous == {"one-a": 0, "one-b": by_text["one-a"], "two-a": 0, "two-b": by_text["two-a"]}
+    # Ana read "one-a" as it arrived (she had the room open): nothing unread there for her.
+    assert counts(one) == {ana.pk: (0, by_text["one-b"]), ben.pk: (1, by_text["one-a"])}
+    assert counts(two) == {ana.pk: (1, by_text["two-a"]), ben.pk: (2, 0), cy.pk: (0, by_text["two-b"])}
+    assert Message.objects.get(pk=by_text["two-a"]).client_id == "b-1"
+
+
+@pytest.mark.needs_postgres
+def test_a_repeated_client_id_stores_none_of_its_batch(people):
+    from django.db import IntegrityError
+
+    from chats.fastsend import Plain, send_many
+
+    _postgres_only()
+    ana, ben = people("Ana", "Ben")
+    room, _ = room_create(creator=ana, friend_ids=[ben.pk])
+    message_send(sender=ana, room_id=room.pk, text="once", client_id="same", viewer_ids=set())
+    items = [
+        Plain(room.pk, ben, "fine", None, frozenset({ben.pk})),
+        Plain(room.pk, ana, "once", "same", frozenset({ana.pk})),
+    ]
+    with pytest.raises(IntegrityError):
+        send_many(items)
+    assert list(Message.objects.filter(room=room).values_list("text", flat=True)) == ["once"]
+    # The connection is usable again, and a batch without the repeat goes through.
+    assert send_many(items[:1])[0] is not None
+
+
+@pytest.mark.needs_postgres
+async def test_sends_that_queue_behind_a_batch_in_flight_go_in_the_next_one(people, settings):
+    """With one batch in flight at a time, five sends arriving together make two batches: the
+    first alone (nothing waits for it), then the four that queued meanwhile; a batch that
+    fails is answered send by send (None: the caller's message_send then handles it)."""
+    import asyncio
+
+    from channels.db import database_sync_to_async
+
+    from chats.fastsend import Plain
+    from chats.sendbatch import Batcher
+
+    settings.CHATTY_SEND_BATCHES = 1
+    ana, ben = await database_sync_to_async(people)("Ana", "Ben")
+    room, _ = await database_sync_to_async(room_create)(creator=ana, friend_ids=[ben.pk])
+    if await database_sync_to_async(lambda: connection.vendor)() != "postgresql":
+        pytest.fail("this test is for PostgreSQL (the second test pass)")
+    batcher = Batcher()
+    items = [Plain(room.pk, ana if i % 2 else ben, f"m{i}", f"q-{i}", frozenset()) for i in range(5)]
+    results = await asyncio.gather(*(batcher.send(item) for item in items))
+    assert batcher.batches == 2
+    assert [r[0].text for r in results] == [f"m{i}" for i in range(5)]
+    stored = await database_sync_to_async(lambda: list(Message.objects.order_by("id").values_list("text", flat=True)))()
+    assert stored == [f"m{i}" for i in range(5)]
+    # The same clientIds again: the batch fails as a whole and every send gets None.
+    again = await asyncio.gather(*(batcher.send(item) for item in items[:2]))
+    assert again == [None, None]
