@@ -37,7 +37,7 @@ def enabled() -> bool:
 
 
 def _in_flight_limit() -> int:
-    return int(getattr(settings, "CHATTY_SEND_BATCHES", 2))
+    return settings.CHATTY_SEND_BATCHES
 
 
 class Batcher:

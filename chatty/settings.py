@@ -160,6 +160,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # 500/s were acknowledged at p50 9 ms (bench/fanout.py, docs/performance.md). Concurrent
 # commits share a flush in PostgreSQL, so more threads mean more commits per flush.
 CHATTY_DB_THREADS = int(os.environ.get("CHATTY_DB_THREADS", "16"))
+# Group commit of the websocket's plain sends (chats/sendbatch.py; PostgreSQL only): how many
+# batches may be in flight at once; sends arriving meanwhile wait and go together in the next.
+# 0 turns batching off (every send its own transaction).
+CHATTY_SEND_BATCHES = int(os.environ.get("CHATTY_SEND_BATCHES", "2"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
