@@ -423,7 +423,7 @@ def message_remove(*, user: User, message_id: int, room_id: int | None = None) -
 def message_edit(*, user: User, message_id: int, text: str, room_id: int | None = None) -> Message:
     """Change the text of one's own message and mark it edited. After commit:
     `chat.message_edited` {"room_id", "message": <message>} to the room's members.
-    Three statements in plain SQL (chats/message_rows.py), files read only when it has some."""
+    Two statements in plain SQL (chats/message_rows.py); its files are read only if it has any."""
     text = clean_text(text)
     with transaction.atomic():
         row = message_rows.message_row(user_id=user.pk, message_id=message_id, room_id=room_id)
