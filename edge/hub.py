@@ -22,6 +22,7 @@ import asyncio
 import logging
 import time
 import weakref
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -52,6 +53,7 @@ class Hub:
         self.streams: dict[int, RoomStream] = {}
         self.sockets: set[Any] = set()  # every local socket (for the periodic re-check)
         self.renders = 0  # events rendered (tests count them)
+        self.rendered: Counter[str] = Counter()  # the same, by event type ("message": a room's stream)
         self._task: asyncio.Task | None = None
         self._started: asyncio.Future | None = None
         self._last_sweep = time.monotonic()
@@ -243,6 +245,7 @@ class Hub:
 
     def _render_message(self, payload: dict[str, Any]) -> Out:
         self.renders += 1
+        self.rendered["message"] += 1
         stream = self.streams.get(int(payload["chatroomId"]))
         if stream is not None:
             metrics.deliveries(len(stream))  # counted once per message, not per socket
@@ -282,6 +285,7 @@ class Hub:
             logger.warning("hub: no renderer for %s", kind)
             return
         self.renders += 1
+        self.rendered[kind] += 1
         out = renderer(event)
         if out is not None:
             conns = list(conns)
