@@ -123,8 +123,8 @@ def send_many(items: list[Plain]) -> list[Sent | None]:
     the write-ahead log for all of them), each as `send` would answer it. The rooms are locked
     in the order of their ids, whatever the order of the sends (two batches never wait for
     each other's rooms in a circle); sends to one room keep their order. Any error (a
-    repeated clientId, a lost connection) rolls back the whole batch and is raised: the
-    caller then sends each on its own."""
+    repeated clientId, a lost connection) rolls back the whole batch and is raised
+    (chats/sendbatch.py then sends each on its own after a repeated clientId)."""
     now = timezone.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
     order = sorted(range(len(items)), key=lambda i: items[i].room_id)
