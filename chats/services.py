@@ -230,18 +230,10 @@ def message_send(
     viewers = room_viewer_ids(room_id) if viewer_ids is None else viewer_ids
     try:
         if fastsend.usable(reply_to_id=reply_to_id, attachment_ids=attachment_ids):
-            sent = fastsend.send(
-                room_id=room_id, sender=sender, text=text, client_id=client_id, reader_ids={sender.pk, *viewers}
-            )
+            readers = frozenset({sender.pk, *viewers})
+            [sent] = messages_send_plain(items=[fastsend.Plain(room_id, sender, text, client_id, readers)])
             if sent is not None:  # else the portable path below says why the sender may not
-                message, previous_id, counts = sent
-                _publish_new_message(
-                    room_id=room_id,
-                    payload=message_payload(message, fresh=True),
-                    previous_id=previous_id,
-                    counts=counts,
-                )
-                return message, True
+                return sent
         with transaction.atomic():
             # One send at a time per room (the room row's lock; SQLite's write lock): ids are
             # handed out in commit order, and each event names the message before it, so a
@@ -427,15 +419,16 @@ def message_edit(*, user: User, message_id: int, text: str, room_id: int | None 
     text = clean_text(text)
     with transaction.atomic():
         row = message_rows.message_row(user_id=user.pk, message_id=message_id, room_id=room_id)
-        if row.sender_id != user.pk:
+        message = row.message
+        if message.sender_id != user.pk:
             raise Forbidden("You can only edit your own messages.")
         if row.read_only:
             raise Forbidden(READ_ONLY)
         edited_at = timezone.now()
         # An update by id: a deletion that committed meanwhile is a 404, not a crash.
-        if not message_rows.store_edit(message_id=row.pk, text=text, edited_at=edited_at):
+        if not message_rows.store_edit(message_id=message.pk, text=text, edited_at=edited_at):
             raise NotFound("No such message.")
-        message = message_rows.as_message(row, sender=user)
+        message.sender = user  # its sender, as loaded just now
         message.text, message.edited_at = text, edited_at
         payload = message_payload(message, fresh=not row.has_attachments)
         publish_on_commit(
@@ -473,15 +466,22 @@ def reaction_toggle(
         row = message_rows.message_row(user_id=user.pk, message_id=message_id, room_id=room_id, lock=True)
         if row.read_only:
             raise Forbidden(READ_ONLY)
-        me = str(user.pk)
-        had = any(r["emoji"] == emoji and me in r["userIds"] for r in row.reactions)
-        reactions = _toggled(row.reactions, emoji=emoji, user_id=me)
-        message_rows.store_reaction(message_id=row.pk, user_id=user.pk, emoji=emoji, added=not had, reactions=reactions)
-        publish_on_commit(
-            room_group(row.room_id),
-            {"type": "chat.reactions_changed", "room_id": row.room_id, "message_id": row.pk, "reactions": reactions},
+        message, me = row.message, str(user.pk)
+        current = message.reaction_summary or []
+        had = any(r["emoji"] == emoji and me in r["userIds"] for r in current)
+        reactions = _toggled(current, emoji=emoji, user_id=me)
+        message_rows.store_reaction(
+            message_id=message.pk, user_id=user.pk, emoji=emoji, added=not had, reactions=reactions
         )
-    message = message_rows.as_message(row)
+        publish_on_commit(
+            room_group(message.room_id),
+            {
+                "type": "chat.reactions_changed",
+                "room_id": message.room_id,
+                "message_id": message.pk,
+                "reactions": reactions,
+            },
+        )
     message.reaction_summary = reactions
     return message, reactions
 

@@ -9,8 +9,9 @@ same converters the ORM applies (`get_db_converters`: SQLite's text datetimes an
 booleans, a field's own `from_db_value`) and become instances through `Model.from_db`, as a
 queryset's would, so the model's own `from_db` runs too.
 
-Only for lookups by key on one table, with an optional join for a few extra columns. Writes
-stay in the ORM or in the services' own SQL.
+Only for lookups by key on one table, with optional joins for a few extra columns (an edit's
+or a reaction's message, chats/message_rows.py). Writes stay in the ORM or in the services'
+own SQL.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from django.db import connection
 from django.db.models import Model
 
 Plan = tuple[str, list[str], list[tuple[list[Any], Any]]]  # SELECT, attribute names, converters
-_PLANS: dict[tuple[str, type[Model], str, str, tuple[str, ...]], Plan] = {}
+_PLANS: dict[tuple[str, type[Model], str, str, tuple[str, ...], bool], Plan] = {}
 
 
-def _plan(model: type[Model], joins: str, where: str, extra: tuple[str, ...]) -> Plan:
-    key = (connection.vendor, model, joins, where, extra)
+def _plan(model: type[Model], joins: str, where: str, extra: tuple[str, ...], lock: bool) -> Plan:
+    key = (connection.vendor, model, joins, where, extra, lock)
     plan = _PLANS.get(key)
     if plan is None:
         q = connection.ops.quote_name
@@ -34,6 +35,8 @@ def _plan(model: type[Model], joins: str, where: str, extra: tuple[str, ...]) ->
         columns = ", ".join(f"t.{q(f.column)}" for f in fields)
         more = "".join(f", {e}" for e in extra)
         sql = f"SELECT {columns}{more} FROM {q(model._meta.db_table)} t {joins} WHERE {where}"  # noqa: S608 (ours)
+        if lock and connection.features.has_select_for_update_of:
+            sql += " FOR UPDATE OF t"
         converters = []
         for field in fields:
             col = field.get_col("t")
@@ -50,12 +53,14 @@ def load(
     params: Sequence[Any] | dict[str, Any],
     joins: str = "",
     extra: Sequence[str] = (),
+    lock: bool = False,
 ) -> list[tuple[Model, tuple[Any, ...]]]:
     """[(instance, its extra values)] for the rows of `model` (aliased `t`) matching `where`,
     with `joins` (further tables) and `extra` (more expressions to select, read as the
     database returns them). `where`, `joins` and `extra` are our own SQL, never input:
-    values go in `params`."""
-    sql, names, converters = _plan(model, joins, where, tuple(extra))
+    values go in `params`. `lock`: the rows of `model` locked for the caller's transaction
+    (PostgreSQL; SQLite writes one at a time anyway)."""
+    sql, names, converters = _plan(model, joins, where, tuple(extra), lock)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
