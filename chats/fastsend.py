@@ -26,6 +26,7 @@ SQL: change them together (tests/chats/test_fastsend.py runs both paths).
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from dataclasses import dataclass
 
@@ -81,19 +82,13 @@ def _body() -> str:
     """  # noqa: S608 (our tables; every value is a parameter)
 
 
-_BODY: str | None = None
-_BODIES: dict[int, str] = {}  # the body with its parameters named for the i-th send of a batch
 _PARAM = re.compile(r"%\((\w+)\)s")
 
 
+@functools.cache
 def _body_for(index: int) -> str:
-    global _BODY
-    if _BODY is None:
-        _BODY = _body()
-    body = _BODIES.get(index)
-    if body is None:
-        body = _BODIES[index] = _PARAM.sub(lambda m: f"%({m.group(1)}_{index})s", _BODY)
-    return body
+    """The body with its parameters named for the index-th send of a batch (`room_3` ...)."""
+    return _PARAM.sub(lambda m: f"%({m.group(1)}_{index})s", _body())
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,21 +105,16 @@ class Plain:
 Sent = tuple[Message, int | None, list[tuple[int, int]]]
 
 
-def send(*, room_id: int, sender: User, text: str, client_id: str | None, reader_ids: set[int]) -> Sent | None:
-    """(message, the room's newest id before it, [(user id, unread count)]), stored and
-    committed; None when the sender may not send here (not a participant, the room is gone,
-    a direct room of people no longer friends): the portable path then says which.
-    IntegrityError for a clientId the sender used before, as the portable path."""
-    return send_many([Plain(room_id, sender, text, client_id, frozenset(reader_ids))])[0]
-
-
 def send_many(items: list[Plain]) -> list[Sent | None]:
-    """Several plain sends in one transaction and one round trip (group commit: one flush of
-    the write-ahead log for all of them), each as `send` would answer it. The rooms are locked
-    in the order of their ids, whatever the order of the sends (two batches never wait for
-    each other's rooms in a circle); sends to one room keep their order. Any error (a
-    repeated clientId, a lost connection) rolls back the whole batch and is raised
-    (chats/sendbatch.py then sends each on its own after a repeated clientId)."""
+    """Plain sends in one transaction and one round trip (group commit: one flush of the
+    write-ahead log for all of them). For each: (message, the room's newest id before it,
+    [(user id, unread count)]), stored and committed; or None when its sender may not send
+    there (not a participant, the room is gone, a direct room of people no longer friends):
+    the portable path then says which. The rooms are locked in the order of their ids,
+    whatever the order of the sends (two batches never wait for each other's rooms in a
+    circle); sends to one room keep their order. Any error rolls back the whole batch and is
+    raised: IntegrityError for a clientId a sender used before (chats/sendbatch.py then sends
+    each on its own, and message_send answers the repeat), or the database's own."""
     now = timezone.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
     order = sorted(range(len(items)), key=lambda i: items[i].room_id)
