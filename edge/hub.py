@@ -52,8 +52,8 @@ class Hub:
         self.watchers: dict[int, dict[Any, float]] = {}
         self.streams: dict[int, RoomStream] = {}
         self.sockets: set[Any] = set()  # every local socket (for the periodic re-check)
-        self.renders = 0  # events rendered (tests count them)
-        self.rendered: Counter[str] = Counter()  # the same, by event type ("message": a room's stream)
+        # Events rendered, by type ("message": a room's stream's), once per process: tests count them.
+        self.rendered: Counter[str] = Counter()
         self._task: asyncio.Task | None = None
         self._started: asyncio.Future | None = None
         self._last_sweep = time.monotonic()
@@ -244,7 +244,6 @@ class Hub:
                     self.idle[group] = time.monotonic()
 
     def _render_message(self, payload: dict[str, Any]) -> Out:
-        self.renders += 1
         self.rendered["message"] += 1
         stream = self.streams.get(int(payload["chatroomId"]))
         if stream is not None:
@@ -284,7 +283,6 @@ class Hub:
         if renderer is None:
             logger.warning("hub: no renderer for %s", kind)
             return
-        self.renders += 1
         self.rendered[kind] += 1
         out = renderer(event)
         if out is not None:
